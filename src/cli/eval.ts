@@ -1,0 +1,40 @@
+import { loadCorpus } from '../data/corpus.js';
+import { UserError } from '../errors.js';
+import { selectBackend } from '../kernels/select.js';
+import { loadModelFromCheckpoint } from '../train/load.js';
+import { evaluate } from '../train/evaluate.js';
+import { parseBackend, parsePositiveInt } from './options.js';
+
+export interface EvalCommandFlags {
+  checkpoint: string;
+  data: string;
+  split: string;
+  batchSize?: string;
+  bptt?: string;
+  backend: string;
+  json?: boolean;
+}
+
+export async function evalCommand(flags: EvalCommandFlags): Promise<void> {
+  if (flags.split !== 'valid' && flags.split !== 'test') {
+    throw new UserError(`--split ${flags.split}: unknown split; use valid or test`);
+  }
+  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+  const { model, config, vocab } = loadModelFromCheckpoint(flags.checkpoint);
+  const B = flags.batchSize === undefined ? config.batchSize : parsePositiveInt('--batch-size', flags.batchSize);
+  const T = flags.bptt === undefined ? config.bptt : parsePositiveInt('--bptt', flags.bptt);
+  const corpus = loadCorpus(flags.data, vocab);
+  const stream = flags.split === 'valid' ? corpus.valid : corpus.test;
+  const started = performance.now();
+  const result = evaluate(backend, model, stream, B, T, null, corpus.files[flags.split]);
+  const seconds = (performance.now() - started) / 1000;
+  if (flags.json) {
+    console.log(JSON.stringify({
+      split: flags.split, perplexity: result.perplexity, nll: result.nll, tokens: result.tokens,
+      batchSize: B, bptt: T, backend: backend.name, seconds,
+    }));
+  } else {
+    console.log(`${flags.split} perplexity ${result.perplexity.toFixed(2)} (${result.tokens} tokens, batch ${B}, T ${T}, `
+      + `backend ${backend.name}, ${seconds.toFixed(1)} s)`);
+  }
+}

@@ -1,0 +1,66 @@
+import { Command, Option } from 'commander';
+import { UserError } from '../errors.js';
+import { evalCommand, type EvalCommandFlags } from './eval.js';
+import { trainCommand, type TrainCommandFlags } from './train.js';
+
+/** The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. */
+
+const DEFAULT_DATA = new URL('../../../data/ptb', import.meta.url).pathname;
+
+function run(action: () => Promise<void>): Promise<void> {
+  return action().catch((err: unknown) => {
+    if (err instanceof UserError) {
+      console.error(`rlstm: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  });
+}
+
+const program = new Command()
+  .name('rlstm')
+  .description('LSTM language models regularized with dropout on non-recurrent connections (Zaremba et al. 2014)')
+  .showHelpAfterError();
+
+program.command('train')
+  .description('train a language model (the paper\'s small | medium | large configurations, or quick)')
+  .option('--config <name>', 'small | medium | large | quick', 'small')
+  .option('--data <dir>', 'folder with ptb.{train,valid,test}.txt or {train,valid,test}.txt', DEFAULT_DATA)
+  .option('--layers <n>', 'LSTM layers')
+  .option('--hidden <n>', 'hidden units per layer (= embedding size)')
+  .option('--keep-prob <p>', 'dropout keep probability in (0, 1]')
+  .option('--dropout <p>', 'dropout probability in [0, 1) (PyTorch convention; not with --keep-prob)')
+  .option('--dropout-placement <where>', 'none | zaremba | recurrent | variational')
+  .option('--layer-norm', 'layer-normalized LSTM (beyond the paper)')
+  .option('--weight-decay <lambda>', 'L2 penalty λ/2·||W||² on weight matrices')
+  .option('--patience <epochs>', 'early stopping patience in epochs (0 = off)')
+  .option('--init <scale>', 'uniform initialization in [-scale, scale]')
+  .option('--lr <rate>', 'initial learning rate')
+  .option('--decay <factor>', 'learning-rate factor per epoch after --max-epoch')
+  .option('--max-epoch <n>', 'epochs at the initial learning rate')
+  .option('--epochs <n>', 'epochs in all')
+  .option('--clip <norm>', 'maximum global gradient norm')
+  .option('--bptt <T>', 'steps per truncated-BPTT window')
+  .option('--batch-size <B>', 'sequences per batch')
+  .option('--seed <n>', 'random seed (initialization and dropout masks)')
+  .option('--max-steps <n>', 'stop after n optimizer steps (0 saves the initial model)')
+  .option('--test-batch-size <B>', 'batch size for scoring the test split')
+  .option('--test-bptt <T>', 'window length for scoring the test split')
+  .option('--time-budget <minutes>', 'stop training after this many minutes')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .option('--save <file.safetensors>', 'write the trained model here')
+  .option('--log <file.json>', 'JSON log (default runs/<config>-<time>.json)')
+  .action((flags: TrainCommandFlags) => run(() => trainCommand(flags)));
+
+program.command('eval')
+  .description('perplexity of a checkpoint on a split')
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train --save')
+  .option('--data <dir>', 'data folder', DEFAULT_DATA)
+  .addOption(new Option('--split <name>', 'valid | test').default('test'))
+  .option('--batch-size <B>', 'batch size (default: the checkpoint\'s)')
+  .option('--bptt <T>', 'window length (default: the checkpoint\'s)')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .option('--json', 'print one JSON line')
+  .action((flags: EvalCommandFlags) => run(() => evalCommand(flags)));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,22 @@
+/** The public API of regularized-lstm. */
+export type { Backend } from './kernels/backend.js';
+export { jsBackend, gemmJs } from './kernels/js.js';
+export { loadBlasBackend } from './kernels/blas.js';
+export { selectBackend, type BackendChoice } from './kernels/select.js';
+export * from './nn/dropout.js';
+export * from './nn/embedding.js';
+export * from './nn/linear.js';
+export * from './nn/layernorm.js';
+export * from './nn/lstm.js';
+export * from './model/params.js';
+export * from './model/lm.js';
+export * from './model/configs.js';
+export * from './data/corpus.js';
+export * from './train/sgd.js';
+export * from './train/evaluate.js';
+export * from './train/checkpoint.js';
+export * from './train/trainer.js';
+export { loadModelFromCheckpoint } from './train/load.js';
+export { createRng, nextFloat, nextUint32, type Rng } from './util/rng.js';
+export { UserError } from './errors.js';
+export { checkGradient, type GradientCheckResult, type GradientCheckOptions } from './util/gradcheck.js';

@@ -1,0 +1,24 @@
+/**
+ * The compute interface the model is written against.
+ *
+ * Every matrix is a row-major Float32Array (a `subarray` view is fine). The model's FLOPs are almost all
+ * in `gemm`; the elementwise kernels are the fused loops of the LSTM cell and of softmax + cross-entropy.
+ * Two implementations: `js` (pure TypeScript, runs anywhere, including a browser) and `blas` (OpenBLAS or
+ * Accelerate through koffi). They share the elementwise kernels in `pointwise.ts`.
+ */
+export interface Backend {
+  readonly name: 'js' | 'blas';
+  /**
+   * C = alpha · op(A) · op(B) + beta · C, where op(X) is X or Xᵀ.
+   * op(A) is (M,K), op(B) is (K,N), C is (M,N). lda/ldb/ldc are the row strides of A, B, C as stored.
+   * beta = 0 overwrites C (its old contents, even NaN, are ignored).
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
+    beta: number, C: Float32Array, ldc: number,
+  ): void;
+  lstmGatesForward: typeof import('./pointwise.js').lstmGatesForward;
+  lstmGatesBackward: typeof import('./pointwise.js').lstmGatesBackward;
+  softmaxCrossEntropy: typeof import('./pointwise.js').softmaxCrossEntropy;
+}

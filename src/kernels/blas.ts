@@ -1,0 +1,66 @@
+import { createRequire } from 'node:module';
+import type { Backend } from './backend.js';
+import { lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
+
+// CBLAS enums (cblas.h)
+const CblasRowMajor = 101;
+const CblasNoTrans = 111;
+const CblasTrans = 112;
+
+/** Where we look for a CBLAS library, in order, per platform. */
+const CANDIDATES: Record<string, string[]> = {
+  linux: ['libopenblas.so.0', 'libopenblas.so', 'libcblas.so.3', 'libblas.so.3'],
+  darwin: ['/System/Library/Frameworks/Accelerate.framework/Accelerate', 'libopenblas.dylib'],
+  win32: ['libopenblas.dll'],
+};
+
+export const BLAS_INSTALL_HINT = process.platform === 'darwin'
+  ? 'Accelerate should be present on macOS; check that koffi installed (npm install)'
+  : 'install OpenBLAS (Debian/Ubuntu: sudo apt-get install libopenblas0-pthread)';
+
+type SgemmFn = (
+  order: number, transA: number, transB: number, M: number, N: number, K: number,
+  alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
+  beta: number, C: Float32Array, ldc: number,
+) => void;
+
+/**
+ * Loads cblas_sgemm through koffi and returns the BLAS backend, or throws an Error whose message says
+ * what failed. koffi passes a Float32Array (including a subarray view) as a pointer to its first element.
+ */
+export function loadBlasBackend(): Backend {
+  const require = createRequire(import.meta.url);
+  let koffi: typeof import('koffi');
+  try {
+    koffi = require('koffi') as typeof import('koffi');
+  } catch (err) {
+    throw new Error(`the koffi package did not load (${(err as Error).message.split('\n')[0]})`);
+  }
+  const tried: string[] = [];
+  for (const name of CANDIDATES[process.platform] ?? CANDIDATES.linux) {
+    try {
+      const lib = koffi.load(name);
+      const sgemm = lib.func('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, '
+        + 'const float *, int, float, _Inout_ float *, int)') as unknown as SgemmFn;
+      return makeBlasBackend(sgemm, name);
+    } catch (err) {
+      tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`no CBLAS library found (${tried.join('; ')})`);
+}
+
+function makeBlasBackend(sgemm: SgemmFn, library: string): Backend & { library: string } {
+  return {
+    name: 'blas',
+    library,
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+      if (M === 0 || N === 0) return;
+      sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    },
+    lstmGatesForward,
+    lstmGatesBackward,
+    softmaxCrossEntropy,
+  };
+}

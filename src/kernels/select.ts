@@ -1,0 +1,23 @@
+import { UserError } from '../errors.js';
+import type { Backend } from './backend.js';
+import { BLAS_INSTALL_HINT, loadBlasBackend } from './blas.js';
+import { jsBackend } from './js.js';
+
+export type BackendChoice = 'auto' | 'blas' | 'js';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
+
+/**
+ * `js`: the pure-TypeScript backend. `blas`: OpenBLAS/Accelerate, or a UserError saying how to install it.
+ * `auto`: BLAS when it loads; otherwise the TypeScript backend, and `warn` is called once with one line.
+ */
+export function selectBackend(choice: BackendChoice, warn: (line: string) => void = () => {}): Backend {
+  if (choice === 'js') return jsBackend;
+  try {
+    return loadBlasBackend();
+  } catch (err) {
+    const why = (err as Error).message;
+    if (choice === 'blas') throw new UserError(`--backend blas: ${why}; ${BLAS_INSTALL_HINT}, or use --backend js`);
+    warn(`note: BLAS is not available (${why}); using the pure-TypeScript backend, which is much slower; to speed up, ${BLAS_INSTALL_HINT}`);
+    return jsBackend;
+  }
+}

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { UserError } from '../errors.js';
+import type { Model, TensorSpec } from '../model/params.js';
+
+/**
+ * Checkpoints in the safetensors format (float32, little-endian): 8 bytes of header length, a JSON header
+ * naming every tensor with its dtype, shape and byte range, then the raw data. Tensor names are PyTorch's
+ * (see model/params.ts), so `torch.nn.Module.load_state_dict(safetensors.torch.load_file(path))` works.
+ * String metadata: `config` (every hyperparameter, JSON), `vocab` (JSON list of words in id order),
+ * `format`, and `sha256` of the tensor bytes (to detect corruption).
+ */
+
+export interface Checkpoint {
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  metadata: Record<string, string>;
+}
+
+export const CHECKPOINT_FORMAT = 'regularized-lstm/1';
+
+/** Writes `path` atomically: the bytes go to a temporary file that is flushed, then renamed over `path`. */
+export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    let written = 0;
+    while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+/** Serializes named float32 tensors and string metadata into safetensors bytes. */
+export function encodeSafetensors(
+  tensors: { name: string; shape: number[]; data: Float32Array }[], metadata: Record<string, string>,
+): Uint8Array {
+  const dataBytes = tensors.reduce((s, t) => s + t.data.length * 4, 0);
+  const body = new Uint8Array(dataBytes);
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4);
+    body.set(bytes, offset); // Float32Array is little-endian on every platform Node runs on
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    offset += bytes.length;
+  }
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  header.__metadata__ = { ...metadata, format: CHECKPOINT_FORMAT, sha256 };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // the data starts 8-byte aligned
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + headerBytes.length + dataBytes);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  out.set(body, 8 + headerBytes.length);
+  return out;
+}
+
+/** Parses safetensors bytes; every problem is a UserError naming `source`. */
+export function decodeSafetensors(bytes: Uint8Array, source: string): Checkpoint {
+  const bad = (why: string): UserError =>
+    new UserError(`${source}: ${why}; pass a checkpoint written by 'rlstm train --save'`);
+  if (bytes.length < 8) throw bad('not a safetensors file (too short)');
+  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  if (headerLength <= 1 || 8 + headerLength > bytes.length) throw bad('not a safetensors file (bad header length)');
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  try {
+    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
+  } catch {
+    throw bad('not a safetensors file (the header is not JSON)');
+  }
+  const body = bytes.subarray(8 + headerLength);
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  if (metadata.sha256 !== undefined) {
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    if (sha256 !== metadata.sha256) throw bad('the file is corrupted or truncated (checksum mismatch)');
+  }
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const { dtype, shape, data_offsets: range } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    if (dtype !== 'F32') throw bad(`tensor ${name} has dtype ${dtype}, only F32 is supported`);
+    const count = shape.reduce((p, d) => p * d, 1);
+    if (!range || range[1] - range[0] !== count * 4 || range[1] > body.length) throw bad(`tensor ${name} is truncated`);
+    const copy = new Uint8Array(count * 4);
+    copy.set(body.subarray(range[0], range[1]));
+    tensors.set(name, { shape, data: new Float32Array(copy.buffer) });
+  }
+  return { tensors, metadata };
+}
+
+/** The model's tensors as safetensors entries (views into the flat parameter buffer). */
+export function modelTensors(model: Model): { name: string; shape: number[]; data: Float32Array }[] {
+  return model.tensors.map((t: TensorSpec) => ({
+    name: t.name, shape: t.shape, data: model.params.subarray(t.offset, t.offset + t.size),
+  }));
+}
+
+export function saveCheckpoint(path: string, model: Model, metadata: Record<string, string>): void {
+  writeFileAtomic(path, encodeSafetensors(modelTensors(model), metadata));
+}
+
+export function readCheckpoint(path: string): Checkpoint {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new UserError(`--checkpoint ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); `
+      + 'check the path');
+  }
+  return decodeSafetensors(bytes, path);
+}
+
+/** Copies a checkpoint's tensors into the model's flat buffer; names and shapes must match exactly. */
+export function loadParametersInto(model: Model, checkpoint: Checkpoint, source: string): void {
+  for (const t of model.tensors) {
+    const entry = checkpoint.tensors.get(t.name);
+    if (!entry || entry.shape.join('x') !== t.shape.join('x')) {
+      throw new UserError(`${source}: tensor ${t.name} is ${entry ? `shaped ${entry.shape.join('x')}` : 'missing'}, `
+        + `the model needs ${t.shape.join('x')}; the checkpoint does not match this configuration`);
+    }
+    model.params.set(entry.data, t.offset);
+  }
+}
