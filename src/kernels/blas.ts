@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Backend } from './backend.js';
 import { lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
+import { loadWasmKernels } from './wasm.js';
 
 // CBLAS enums (cblas.h)
 const CblasRowMajor = 101;
@@ -51,6 +52,7 @@ export function loadBlasBackend(): Backend {
 }
 
 function makeBlasBackend(sgemm: SgemmFn, library: string): Backend & { library: string } {
+  const wasm = loadWasmKernels();
   return {
     name: 'blas',
     library,
@@ -59,8 +61,9 @@ function makeBlasBackend(sgemm: SgemmFn, library: string): Backend & { library: 
       sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     },
-    lstmGatesForward,
+    lstmGatesForward: wasm?.lstmGatesForward ?? lstmGatesForward,
     lstmGatesBackward,
-    softmaxCrossEntropy,
+    // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
+    softmaxCrossEntropy: wasm?.softmaxCrossEntropy ?? softmaxCrossEntropy,
   };
 }

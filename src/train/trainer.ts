@@ -7,7 +7,7 @@ import { createRng } from '../util/rng.js';
 import { UserError } from '../errors.js';
 import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import { clipGradients, sgdStep, zeroGradients } from './sgd.js';
+import { clipScale, gradientNorm, sgdStep, zeroGradients } from './sgd.js';
 
 export interface EpochMetrics {
   epoch: number; //          1-based
@@ -130,8 +130,8 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
           + 'lower --lr or --clip and start again');
       }
       modelBackward(backend, model, ws, T, options);
-      const gradNorm = clipGradients(model.grads, config.clip);
-      sgdStep(model, lr, config.weightDecay);
+      const gradNorm = gradientNorm(model.grads);
+      sgdStep(model, lr, config.weightDecay, clipScale(gradNorm, config.clip)); // clip, then step
       carryState(ws, T, config.hidden);
       step++; epochSteps++;
       nllSum += nll; tokens += T * config.batchSize;

@@ -1,0 +1,142 @@
+// WebAssembly SIMD kernels (AssemblyScript), for the elementwise work that dominates once the matrix
+// products run in BLAS: softmax + cross-entropy over the 10,000-word vocabulary (4 exponentials per
+// instruction instead of 1). Compiled by `npm run build:wasm` into dist/wasm/kernels.wasm and called
+// from src/kernels/wasm.ts, which copies rows in and out of this module's memory.
+//
+// Pointers are byte offsets into the module's memory; matrices are row-major float32.
+
+/** Grows the memory to hold `bytes` more bytes and returns where they start (never freed). */
+export function reserve(bytes: usize): usize {
+  return heap.alloc(bytes);
+}
+
+// exp(x) for float32 lanes: x = k·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 polynomial
+// (minimax coefficients of Cephes' expf), 2^k built in the exponent bits. About 1 ulp.
+const EXP_HI: f32 = 88.3762626647949;
+const EXP_LO: f32 = -87.3365447505531;
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const P0: f32 = 1.9875691500e-4;
+const P1: f32 = 1.3981999507e-3;
+const P2: f32 = 8.3334519073e-3;
+const P3: f32 = 4.1665795894e-2;
+const P4: f32 = 1.6666665459e-1;
+const P5: f32 = 5.0000001201e-1;
+
+// @ts-ignore: decorator
+@inline function expLanes(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(LN2_LO)));
+  const z = f32x4.mul(r, r);
+  let y = f32x4.add(f32x4.mul(f32x4.splat(P0), r), f32x4.splat(P1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P4));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P5));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+// @ts-ignore: decorator
+@inline function expScalar(x: f32): f32 {
+  return f32x4.extract_lane(expLanes(f32x4.splat(x)), 0);
+}
+
+/**
+ * Softmax + cross-entropy over N rows of V scores, in place (see src/kernels/pointwise.ts for the
+ * TypeScript version and the contract): returns Σ −log p(target); when scale ≠ 0 each row becomes
+ * scale · (softmax − onehot(target)).
+ */
+export function softmaxCrossEntropy(logits: usize, targets: usize, N: i32, V: i32, scale: f32): f64 {
+  let nll: f64 = 0;
+  const V4 = V & ~3;
+  for (let n = 0; n < N; n++) {
+    const row = logits + (<usize>n * <usize>V) * 4;
+    let maxLanes = f32x4.splat(-Infinity);
+    for (let v = 0; v < V4; v += 4) maxLanes = f32x4.max(maxLanes, v128.load(row + (<usize>v) * 4));
+    let max = Mathf.max(Mathf.max(f32x4.extract_lane(maxLanes, 0), f32x4.extract_lane(maxLanes, 1)),
+      Mathf.max(f32x4.extract_lane(maxLanes, 2), f32x4.extract_lane(maxLanes, 3)));
+    for (let v = V4; v < V; v++) max = Mathf.max(max, load<f32>(row + (<usize>v) * 4));
+    const target = load<i32>(targets + (<usize>n) * 4);
+    const targetScore = <f64>load<f32>(row + (<usize>target) * 4) - <f64>max;
+    const maxSplat = f32x4.splat(max);
+    // the sum of exponentials is accumulated in float64 (two f64x2 halves)
+    let sumLow = f64x2.splat(0), sumHigh = f64x2.splat(0);
+    let sum: f64 = 0;
+    const writeGradient = scale != 0;
+    for (let v = 0; v < V4; v += 4) {
+      const p = row + (<usize>v) * 4;
+      const e = expLanes(f32x4.sub(v128.load(p), maxSplat));
+      if (writeGradient) v128.store(p, e);
+      sumLow = f64x2.add(sumLow, f64x2.promote_low_f32x4(e));
+      sumHigh = f64x2.add(sumHigh, f64x2.promote_low_f32x4(v128.shuffle<i32>(e, e, 2, 3, 0, 1)));
+    }
+    for (let v = V4; v < V; v++) {
+      const p = row + (<usize>v) * 4;
+      const e = expScalar(load<f32>(p) - max);
+      if (writeGradient) store<f32>(p, e);
+      sum += <f64>e;
+    }
+    sum += f64x2.extract_lane(sumLow, 0) + f64x2.extract_lane(sumLow, 1)
+      + f64x2.extract_lane(sumHigh, 0) + f64x2.extract_lane(sumHigh, 1);
+    nll += Math.log(sum) - targetScore;
+    if (!writeGradient) continue;
+    const k = <f32>(<f64>scale / sum);
+    const kSplat = f32x4.splat(k);
+    for (let v = 0; v < V4; v += 4) {
+      const p = row + (<usize>v) * 4;
+      v128.store(p, f32x4.mul(v128.load(p), kSplat));
+    }
+    for (let v = V4; v < V; v++) {
+      const p = row + (<usize>v) * 4;
+      store<f32>(p, load<f32>(p) * k);
+    }
+    const t = row + (<usize>target) * 4;
+    store<f32>(t, load<f32>(t) - scale);
+  }
+  return nll;
+}
+
+// @ts-ignore: decorator
+@inline function sigmoidLanes(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expLanes(f32x4.neg(x))));
+}
+
+// tanh(x) = 1 − 2 / (e^{2x} + 1)
+// @ts-ignore: decorator
+@inline function tanhLanes(x: v128): v128 {
+  return f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(expLanes(f32x4.add(x, x)), f32x4.splat(1))));
+}
+
+/**
+ * One LSTM step after the matrix products, without layer norm (src/kernels/pointwise.ts has the contract):
+ *   z (B,4H) pre-activations → activated gates i f g o, in place
+ *   c = f ⊙ cPrev + i ⊙ g;  tanhC = tanh(c);  h = o ⊙ tanhC          (cPrev, c, tanhC, h: (B,H))
+ * H must be a multiple of 4 (the wrapper falls back to TypeScript otherwise).
+ */
+export function lstmGatesForward(z: usize, cPrev: usize, c: usize, tanhC: usize, h: usize, B: i32, H: i32): void {
+  const rowBytes = <usize>H * 4;
+  for (let b = 0; b < B; b++) {
+    const zr = z + <usize>b * rowBytes * 4;
+    const r = <usize>b * rowBytes;
+    for (let j: usize = 0; j < rowBytes; j += 16) {
+      const i = sigmoidLanes(v128.load(zr + j));
+      const f = sigmoidLanes(v128.load(zr + rowBytes + j));
+      const g = tanhLanes(v128.load(zr + 2 * rowBytes + j));
+      const o = sigmoidLanes(v128.load(zr + 3 * rowBytes + j));
+      v128.store(zr + j, i);
+      v128.store(zr + rowBytes + j, f);
+      v128.store(zr + 2 * rowBytes + j, g);
+      v128.store(zr + 3 * rowBytes + j, o);
+      const cNew = f32x4.add(f32x4.mul(f, v128.load(cPrev + r + j)), f32x4.mul(i, g));
+      const tc = tanhLanes(cNew);
+      v128.store(c + r + j, cNew);
+      v128.store(tanhC + r + j, tc);
+      v128.store(h + r + j, f32x4.mul(o, tc));
+    }
+  }
+}
