@@ -20,3 +20,4 @@ export { loadModelFromCheckpoint } from './train/load.js';
 export { createRng, nextFloat, nextUint32, type Rng } from './util/rng.js';
 export { UserError } from './errors.js';
 export { checkGradient, type GradientCheckResult, type GradientCheckOptions } from './util/gradcheck.js';
+export * from './train/early-stopping.js';

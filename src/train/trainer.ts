@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { clipScale, gradientNorm, sgdStep, zeroGradients } from './sgd.js';
+import { createEarlyStopping, earlyStoppingUpdate, restoreBest } from './early-stopping.js';
 
 export interface EpochMetrics {
   epoch: number; //          1-based
@@ -105,8 +106,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   const windows = windowCount(data, config.bptt);
   const budgetMs = config.timeBudgetMinutes === null ? Infinity : config.timeBudgetMinutes * 60_000;
   const evalLimit = config.timeBudgetMinutes === null ? null : (run.budgetEvalTokens ?? null);
-  let bestParams: Float32Array | null = null;
-  let bestValid = Infinity, bestEpoch: number | null = null, sinceBest = 0;
+  const early = createEarlyStopping(config.patience);
   let step = 0;
   let stopReason: TrainResult['stopReason'] = 'completed';
   let lastYield = performance.now();
@@ -154,24 +154,18 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     log.epochs.push(metrics);
     log.steps = step;
     run.callbacks?.onEpochEnd?.(metrics);
-    if (valid.perplexity < bestValid) {
-      bestValid = valid.perplexity; bestEpoch = epoch; sinceBest = 0;
-      if (config.patience > 0) bestParams = model.params.slice();
-    } else {
-      sinceBest++;
-      if (config.patience > 0 && sinceBest >= config.patience) {
-        stopReason = 'early-stopping';
-        say(`early stopping: validation perplexity has not improved for ${sinceBest} epochs (best ${bestValid.toFixed(2)} at epoch ${bestEpoch})`);
-      }
+    if (earlyStoppingUpdate(early, epoch, valid.perplexity, model.params)) {
+      stopReason = 'early-stopping';
+      say(`early stopping: validation perplexity has not improved for ${early.epochsSinceBest} epochs `
+        + `(best ${early.best.toFixed(2)} at epoch ${early.bestEpoch})`);
     }
-    log.bestEpoch = bestEpoch;
+    log.bestEpoch = early.bestEpoch;
     writeLog();
   }
   if (stopReason === 'max-steps') say(`stopped after ${step} steps (--max-steps)`);
   if (stopReason === 'time-budget') say(`stopped after ${config.timeBudgetMinutes} minutes (time budget), ${step} steps`);
-  if (bestParams !== null) {
-    model.params.set(bestParams);
-    say(`restored the best weights (epoch ${bestEpoch}, validation perplexity ${bestValid.toFixed(2)})`);
+  if (restoreBest(early, model.params)) {
+    say(`restored the best weights (epoch ${early.bestEpoch}, validation perplexity ${early.best.toFixed(2)})`);
   }
 
   const test = evaluate(backend, model, corpus.test, config.testBatchSize, config.testBptt, evalLimit, corpus.files.test);
@@ -180,7 +174,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   if (run.savePath !== null) { saveCheckpoint(run.savePath, model, metadata); say(`saved ${run.savePath}`); }
   writeLog();
   return {
-    model, epochs: log.epochs, steps: step, bestEpoch, stopReason, test,
+    model, epochs: log.epochs, steps: step, bestEpoch: early.bestEpoch, stopReason, test,
     wallSeconds: (performance.now() - started) / 1000,
   };
 }
