@@ -23,6 +23,8 @@ export interface TrainConfig {
   testBatchSize: number; // batch size used to score the test split (the references use 1)
   testBptt: number; //     window length used to score the test split
   timeBudgetMinutes: number | null; // stop training (and shorten evaluation) after this long
+  level: 'word' | 'char'; // tokens are words (split on whitespace) or characters
+  vocabSize: number | null; // keep the vocabSize−1 most frequent training tokens plus <unk> (null: all)
 }
 
 const paperDefaults = {
@@ -35,6 +37,8 @@ const paperDefaults = {
   maxSteps: null,
   testBatchSize: 1,
   timeBudgetMinutes: null,
+  level: 'word' as const,
+  vocabSize: null,
 };
 
 /** The paper's three configurations (Zaremba et al. 2014, section 4.1), plus `quick` for a first run. */
