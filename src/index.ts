@@ -21,3 +21,4 @@ export { createRng, nextFloat, nextUint32, type Rng } from './util/rng.js';
 export { UserError } from './errors.js';
 export { checkGradient, type GradientCheckResult, type GradientCheckOptions } from './util/gradcheck.js';
 export * from './train/early-stopping.js';
+export * from './model/generate.js';

@@ -1,26 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PROJECT_ROOT, tempDir } from './helpers.js';
-
-const RLSTM = join(PROJECT_ROOT, 'bin/rlstm.js');
-
-function rlstm(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [RLSTM, ...args], { cwd, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A small corpus cut from PTB: a few thousand tokens per split. */
-function tinyCorpus(): string {
-  const dir = tempDir();
-  const lines = readFileSync(join(PROJECT_ROOT, 'data/ptb/ptb.train.txt'), 'utf8').split('\n');
-  writeFileSync(join(dir, 'train.txt'), lines.slice(0, 300).join('\n') + '\n');
-  writeFileSync(join(dir, 'valid.txt'), lines.slice(300, 340).join('\n') + '\n');
-  writeFileSync(join(dir, 'test.txt'), lines.slice(340, 380).join('\n') + '\n');
-  return dir;
-}
+import { rlstm, tempDir, tinyCorpus } from './helpers.js';
 
 const SMALL = ['--layers', '2', '--hidden', '16', '--batch-size', '4', '--bptt', '8', '--test-batch-size', '4',
   '--test-bptt', '8', '--backend', 'js'];

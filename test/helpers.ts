@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, nextFloat, type Rng } from '../src/util/rng.js';
@@ -33,3 +34,21 @@ export function tempDir(prefix = 'rlstm-test-'): string {
 }
 
 export const PROJECT_ROOT = new URL('../../', import.meta.url).pathname;
+
+export const RLSTM = join(PROJECT_ROOT, 'bin/rlstm.js');
+
+/** Runs the rlstm command line in `cwd` and returns its exit status and output. */
+export function rlstm(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [RLSTM, ...args], { cwd, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A small corpus cut from PTB (a few thousand tokens per split), in a new folder. */
+export function tinyCorpus(lines = 300): string {
+  const dir = tempDir();
+  const all = readFileSync(join(PROJECT_ROOT, 'data/ptb/ptb.train.txt'), 'utf8').split('\n');
+  writeFileSync(join(dir, 'train.txt'), all.slice(0, lines).join('\n') + '\n');
+  writeFileSync(join(dir, 'valid.txt'), all.slice(lines, lines + 40).join('\n') + '\n');
+  writeFileSync(join(dir, 'test.txt'), all.slice(lines + 40, lines + 80).join('\n') + '\n');
+  return dir;
+}

@@ -92,14 +92,15 @@ test('training with patience reports the best epoch and scores test with the res
   writeFileSync(join(dir, 'valid.txt'), `${reversed}\n`.repeat(10));
   writeFileSync(join(dir, 'test.txt'), `${reversed}\n`.repeat(10));
   const corpus = loadCorpus(dir);
-  const config = { ...CONFIGS.small, hidden: 16, batchSize: 4, bptt: 10, epochs: 12, maxEpoch: 12, lr: 1, patience: 2,
+  const config = { ...CONFIGS.small, hidden: 32, batchSize: 4, bptt: 10, epochs: 12, maxEpoch: 12, lr: 1, patience: 2,
     testBatchSize: 4, testBptt: 10, seed: 3 };
-  const result = await trainModel({ backend: jsBackend, corpus, config, savePath: null, logPath: null });
-  const valids = result.epochs.map((m) => m.validPerplexity);
+  const result = await trainModel({ backend: jsBackend, corpus, corpusFingerprint: 'test', config, savePath: null, logPath: null });
+  const { epochs, early } = result.state;
+  const valids = epochs.map((m) => m.validPerplexity);
   const best = Math.min(...valids);
-  assert.equal(result.bestEpoch, valids.indexOf(best) + 1);
+  assert.equal(early.bestEpoch, valids.indexOf(best) + 1);
   assert.equal(result.stopReason, 'early-stopping', `valid perplexities ${valids.map((v) => v.toFixed(1)).join(' ')}`);
-  assert.equal(result.epochs.length, result.bestEpoch! + 2, 'stopped exactly `patience` epochs after the best');
+  assert.equal(epochs.length, early.bestEpoch! + 2, 'stopped exactly `patience` epochs after the best');
   // the model returned holds the best epoch's weights: its validation perplexity is the best one
   const again = evaluate(jsBackend, result.model, corpus.valid, 4, 10);
   assert.ok(Math.abs(again.perplexity - best) < 1e-9 * best, `restored ${again.perplexity} vs best ${best}`);

@@ -1,13 +1,17 @@
-import { loadCorpus } from '../data/corpus.js';
+import { loadCorpusFrom } from '../data/corpus.js';
 import { UserError } from '../errors.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import { evaluate } from '../train/evaluate.js';
 import { parseBackend, parsePositiveInt } from './options.js';
+import { corpusSource, DEFAULT_DATA } from './train.js';
 
 export interface EvalCommandFlags {
   checkpoint: string;
-  data: string;
+  data?: string;
+  train?: string;
+  valid?: string;
+  test?: string;
   split: string;
   batchSize?: string;
   bptt?: string;
@@ -20,10 +24,12 @@ export async function evalCommand(flags: EvalCommandFlags): Promise<void> {
     throw new UserError(`--split ${flags.split}: unknown split; use valid or test`);
   }
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
-  const { model, config, vocab } = loadModelFromCheckpoint(flags.checkpoint);
+  const { model, config, vocab, dataSource } = loadModelFromCheckpoint(flags.checkpoint);
   const B = flags.batchSize === undefined ? config.batchSize : parsePositiveInt('--batch-size', flags.batchSize);
   const T = flags.bptt === undefined ? config.bptt : parsePositiveInt('--bptt', flags.bptt);
-  const corpus = loadCorpus(flags.data, vocab);
+  // the corpus given, else the one the model was trained on, else the bundled PTB
+  const source = corpusSource(flags, dataSource ?? { dir: DEFAULT_DATA });
+  const corpus = loadCorpusFrom(source, { level: config.level ?? 'word', vocabSize: null, vocab });
   const stream = flags.split === 'valid' ? corpus.valid : corpus.test;
   const started = performance.now();
   const result = evaluate(backend, model, stream, B, T, null, corpus.files[flags.split]);

@@ -1,11 +1,11 @@
 import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { evalCommand, type EvalCommandFlags } from './eval.js';
+import { generateCommand, type GenerateCommandFlags } from './generate.js';
 import { trainCommand, type TrainCommandFlags } from './train.js';
 
 /** The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. */
 
-const DEFAULT_DATA = new URL('../../../data/ptb', import.meta.url).pathname;
 
 function run(action: () => Promise<void>): Promise<void> {
   return action().catch((err: unknown) => {
@@ -24,8 +24,13 @@ const program = new Command()
 
 program.command('train')
   .description('train a language model (the paper\'s small | medium | large configurations, or quick)')
-  .option('--config <name>', 'small | medium | large | quick', 'small')
-  .option('--data <dir>', 'folder with ptb.{train,valid,test}.txt or {train,valid,test}.txt', DEFAULT_DATA)
+  .option('--config <name>', 'small | medium | large | quick (default small)')
+  .option('--data <dir>', 'folder with ptb.{train,valid,test}.txt or {train,valid,test}.txt (default: the bundled PTB)')
+  .option('--train <file>', 'training text (with --valid and --test, instead of --data)')
+  .option('--valid <file>', 'validation text')
+  .option('--test <file>', 'test text')
+  .option('--level <unit>', 'word | char: tokens are words or characters (default word)')
+  .option('--vocab-size <K>', 'keep the K-1 most frequent training tokens plus <unk>')
   .option('--layers <n>', 'LSTM layers')
   .option('--hidden <n>', 'hidden units per layer (= embedding size)')
   .option('--keep-prob <p>', 'dropout keep probability in (0, 1]')
@@ -48,19 +53,34 @@ program.command('train')
   .option('--test-bptt <T>', 'window length for scoring the test split')
   .option('--time-budget <minutes>', 'stop training after this many minutes')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
-  .option('--save <file.safetensors>', 'write the trained model here')
+  .option('--save <file.safetensors>', 'checkpoint file, written every epoch and at the end (default: next to the log)')
   .option('--log <file.json>', 'JSON log (default runs/<config>-<time>.json)')
+  .option('--checkpoint-every <minutes>', 'also write the checkpoint every this many minutes')
+  .option('--resume <checkpoint>', 'continue the run saved in this checkpoint (only --max-steps, --time-budget, --backend, --data... may be given)')
   .action((flags: TrainCommandFlags) => run(() => trainCommand(flags)));
 
 program.command('eval')
   .description('perplexity of a checkpoint on a split')
-  .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train --save')
-  .option('--data <dir>', 'data folder', DEFAULT_DATA)
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
+  .option('--data <dir>', 'data folder (default: the corpus the model was trained on)')
+  .option('--train <file>', 'training text (with --valid and --test, instead of --data)')
+  .option('--valid <file>', 'validation text')
+  .option('--test <file>', 'test text')
   .addOption(new Option('--split <name>', 'valid | test').default('test'))
   .option('--batch-size <B>', 'batch size (default: the checkpoint\'s)')
   .option('--bptt <T>', 'window length (default: the checkpoint\'s)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .option('--json', 'print one JSON line')
   .action((flags: EvalCommandFlags) => run(() => evalCommand(flags)));
+
+program.command('generate')
+  .description('sample text from a trained model')
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
+  .option('--words <n>', 'how many tokens to sample (default 100)')
+  .option('--temperature <t>', 'softmax temperature; 0 = greedy (default 1)')
+  .option('--seed <n>', 'random seed (default 1)')
+  .option('--prompt <text>', 'text to start from')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .action((flags: GenerateCommandFlags) => run(() => generateCommand(flags)));
 
 await program.parseAsync(process.argv);

@@ -44,18 +44,24 @@ export function parseBackend(value: string): BackendChoice {
 
 /** The raw values of the train command's flags, as commander gives them (strings, or booleans for switches). */
 export interface TrainFlags {
-  config: string;
+  config?: string;
   layers?: string; hidden?: string; keepProb?: string; dropout?: string; dropoutPlacement?: string;
   layerNorm?: boolean; weightDecay?: string; patience?: string; init?: string; lr?: string; decay?: string;
   maxEpoch?: string; epochs?: string; clip?: string; bptt?: string; batchSize?: string; seed?: string;
   maxSteps?: string; testBatchSize?: string; testBptt?: string; timeBudget?: string;
+  level?: string; vocabSize?: string;
 }
+
+/** The flags `train --resume` accepts; every other hyperparameter comes from the checkpoint. */
+export const RESUMABLE_FLAGS = ['resume', 'maxSteps', 'timeBudget', 'checkpointEvery', 'backend', 'log', 'save', 'data',
+  'train', 'valid', 'test'];
 
 /** The named configuration with every flag given on the command line applied over it. */
 export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
-  const base = CONFIGS[flags.config];
+  const name = flags.config ?? 'small';
+  const base = CONFIGS[name];
   if (base === undefined) {
-    throw new UserError(`--config ${flags.config}: unknown configuration; use one of ${Object.keys(CONFIGS).join(', ')}`);
+    throw new UserError(`--config ${name}: unknown configuration; use one of ${Object.keys(CONFIGS).join(', ')}`);
   }
   const c: TrainConfig = { ...base };
   if (flags.keepProb !== undefined && flags.dropout !== undefined) {
@@ -94,5 +100,10 @@ export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
   if (flags.testBatchSize !== undefined) c.testBatchSize = parsePositiveInt('--test-batch-size', flags.testBatchSize);
   if (flags.testBptt !== undefined) c.testBptt = parsePositiveInt('--test-bptt', flags.testBptt);
   if (flags.timeBudget !== undefined) c.timeBudgetMinutes = parsePositive('--time-budget', flags.timeBudget);
+  if (flags.vocabSize !== undefined) c.vocabSize = parsePositiveInt('--vocab-size', flags.vocabSize);
+  if (flags.level !== undefined) {
+    if (flags.level !== 'word' && flags.level !== 'char') throw new UserError(`--level ${flags.level}: unknown level; use word or char`);
+    c.level = flags.level;
+  }
   return c;
 }

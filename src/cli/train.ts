@@ -1,32 +1,45 @@
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { loadCorpus } from '../data/corpus.js';
+import { corpusFingerprint, loadCorpusFrom, type CorpusSource } from '../data/corpus.js';
 import { UserError } from '../errors.js';
+import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
-import { trainModel } from '../train/trainer.js';
-import { parseBackend, resolveTrainConfig, type TrainFlags } from './options.js';
+import { loadResumePoint } from '../train/load.js';
+import { trainModel, type ResumePoint } from '../train/trainer.js';
+import { parseBackend, parseNonNegativeInt, parsePositive, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
 
 export interface TrainCommandFlags extends TrainFlags {
   backend: string;
-  data: string;
+  data?: string;
+  train?: string;
+  valid?: string;
+  test?: string;
   save?: string;
   log?: string;
+  resume?: string;
+  checkpointEvery?: string;
 }
 
 /** Minutes the `quick` configuration trains on the TypeScript backend, so that `npm start` stays short. */
 const QUICK_JS_BUDGET_MINUTES = 3;
 /** Tokens scored per evaluation under a time budget. */
 const BUDGET_EVAL_TOKENS = 8000;
+export const DEFAULT_DATA = new URL('../../../data/ptb', import.meta.url).pathname;
 
-/** Checks before training that a file can be written at `path` (its folder exists and is writable). */
+/**
+ * Checks before training that a file can be written at `path`: its folder exists and a probe file can be
+ * created there (permission bits alone say little when running as root).
+ */
 function checkWritable(flag: string, path: string): void {
   const dir = dirname(resolve(path));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UserError(`${flag} ${path}: the folder ${dir} does not exist; create it or choose another path`);
   }
+  const probe = join(dir, `.rlstm-write-test-${process.pid}`);
   try {
-    accessSync(dir, constants.W_OK);
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
   } catch {
     throw new UserError(`${flag} ${path}: the folder ${dir} is not writable; choose another path`);
   }
@@ -36,36 +49,100 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
+/** --data DIR, or --train/--valid/--test FILE (all three), or the bundled PTB. */
+export function corpusSource(
+  flags: { data?: string; train?: string; valid?: string; test?: string }, fallback: CorpusSource,
+): CorpusSource {
+  const files = [flags.train, flags.valid, flags.test];
+  if (files.some((f) => f !== undefined)) {
+    if (flags.data !== undefined) throw new UserError('--data and --train/--valid/--test both given; give a folder or three files, not both');
+    if (files.some((f) => f === undefined)) throw new UserError('--train, --valid and --test go together; give all three files');
+    // absolute paths, so that a checkpoint resumed from another folder still finds its corpus
+    return { train: resolve(flags.train!), valid: resolve(flags.valid!), test: resolve(flags.test!) };
+  }
+  return flags.data !== undefined ? { dir: resolve(flags.data) } : fallback;
+}
+
 export async function trainCommand(flags: TrainCommandFlags): Promise<void> {
-  const config = resolveTrainConfig(flags);
+  let config: TrainConfig;
+  let resume: ResumePoint | null = null;
+  let source: CorpusSource;
+  let expectedFingerprint: string | null = null;
+  let resumeLog: string | null = null;
+  let resumeBackend: string | null = null;
+  if (flags.resume !== undefined) {
+    const given = Object.keys(flags).filter((k) => !RESUMABLE_FLAGS.includes(k) && flags[k as keyof TrainCommandFlags] !== undefined);
+    if (given.length > 0) {
+      const flag = '--' + given[0].replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+      throw new UserError(`${flag} cannot be changed when resuming (the configuration comes from the checkpoint); drop it, `
+        + 'or start a new run without --resume');
+    }
+    const point = loadResumePoint(flags.resume);
+    config = point.config;
+    resume = point.resume;
+    expectedFingerprint = point.corpusFingerprint;
+    // stop conditions belong to a session, not to the run: a resumed run goes on to the end unless told
+    config.maxSteps = flags.maxSteps !== undefined ? parseNonNegativeInt('--max-steps', flags.maxSteps) : null;
+    config.timeBudgetMinutes = flags.timeBudget !== undefined ? parsePositive('--time-budget', flags.timeBudget) : null;
+    source = corpusSource(flags, point.dataSource ?? { dir: DEFAULT_DATA });
+    resumeLog = point.logPath;
+    resumeBackend = point.backend;
+  } else {
+    config = resolveTrainConfig(flags);
+    source = corpusSource(flags, { dir: DEFAULT_DATA });
+  }
+  const checkpointEvery = flags.checkpointEvery === undefined ? null : parsePositive('--checkpoint-every', flags.checkpointEvery);
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+  if (resumeBackend !== null && resumeBackend !== backend.name) {
+    console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
+      + 'the result will not be bit-identical to an uninterrupted run');
+  }
   if (backend.name === 'js' && config.name === 'quick' && config.timeBudgetMinutes === null) {
     config.timeBudgetMinutes = QUICK_JS_BUDGET_MINUTES;
     console.error(`note: the TypeScript backend trains 'quick' for ${QUICK_JS_BUDGET_MINUTES} minutes instead of a full epoch, `
       + `and scores ${BUDGET_EVAL_TOKENS} tokens per evaluation (--time-budget sets the limit)`);
   }
-  const savePath = flags.save ?? null;
-  if (savePath !== null) checkWritable('--save', savePath);
-  let logPath = flags.log ?? null;
+  // Where the log and the checkpoints go: the flags, else the resumed run's files, else runs/<config>-<time>.*
+  let logPath = flags.log ?? resumeLog;
+  let savePath = flags.save ?? resume?.from ?? null;
   if (logPath === null) {
-    mkdirSync('runs', { recursive: true });
-    logPath = `runs/${config.name}-${timestamp()}.json`;
+    const stem = savePath !== null ? savePath.replace(/\.safetensors$/, '') : `runs/${config.name}-${timestamp()}`;
+    if (savePath === null) mkdirSync('runs', { recursive: true });
+    logPath = `${stem}.json`;
   }
+  if (savePath === null) savePath = logPath.replace(/\.json$/, '') + '.safetensors';
   checkWritable('--log', logPath);
-  const corpus = loadCorpus(flags.data);
+  checkWritable('--save', savePath);
 
-  console.log(`rlstm train: config ${config.name} (${config.layers}×${config.hidden}, keep ${config.keepProb}, `
-    + `placement ${config.placement}${config.layerNorm ? ', layer norm' : ''}), backend ${backend.name}, `
-    + `vocabulary ${corpus.vocab.words.length}, ${corpus.train.length} training tokens`);
+  const corpus = loadCorpusFrom(source, { level: config.level, vocabSize: config.vocabSize, vocab: undefined });
+  const fingerprint = corpusFingerprint(corpus);
+  if (expectedFingerprint !== null && fingerprint !== expectedFingerprint) {
+    throw new UserError(`--resume ${flags.resume}: the corpus differs from the one this run was trained on; `
+      + 'pass the same --data (or --train/--valid/--test) as the original run');
+  }
+
+  const what = `config ${config.name} (${config.layers}×${config.hidden}, keep ${config.keepProb}, placement ${config.placement}`
+    + `${config.layerNorm ? ', layer norm' : ''}${config.level === 'char' ? ', characters' : ''})`;
+  console.log(`rlstm train: ${what}, backend ${backend.name}, vocabulary ${corpus.vocab.words.length}, `
+    + `${corpus.train.length} training tokens${resume ? `, resuming at step ${resume.state.step}` : ''}`);
   const bar = new cliProgress.SingleBar({
     format: 'epoch {epoch} |{bar}| {value}/{total} | {speed} tok/s | ETA {eta_formatted} | ppl {ppl} | lr {lr}',
     hideCursor: true, clearOnComplete: true, etaBuffer: 50, barsize: 24,
   }, cliProgress.Presets.shades_classic);
 
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130); // a second Ctrl-C: stop at once (the last checkpoint is intact)
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
   const result = await trainModel({
-    backend, corpus, config, savePath, logPath, budgetEvalTokens: BUDGET_EVAL_TOKENS,
+    backend, corpus, corpusFingerprint: fingerprint, config, savePath, logPath, resume,
+    checkpointEveryMinutes: checkpointEvery, budgetEvalTokens: BUDGET_EVAL_TOKENS,
+    dataSource: source,
+    shouldStop: () => interrupted,
     callbacks: {
-      onEpochStart: (epoch, lr, windows) => bar.start(windows, 0, { epoch, speed: '-', ppl: '-', lr: lr.toPrecision(3) }),
+      onEpochStart: (epoch, lr, windows, first) => bar.start(windows, first, { epoch, speed: '-', ppl: '-', lr: lr.toPrecision(3) }),
       onStep: (p) => bar.update(p.window, {
         epoch: p.epoch, speed: Math.round(p.tokensPerSecond), ppl: p.trainPerplexity.toFixed(1), lr: p.lr.toPrecision(3),
       }),
@@ -79,11 +156,20 @@ export async function trainCommand(flags: TrainCommandFlags): Promise<void> {
     },
   });
   bar.stop();
-  if (result.test !== null) {
-    console.log(`test perplexity ${result.test.perplexity.toFixed(2)} (${result.test.tokens} tokens, batch ${result.test.batchSize}, `
-      + `T ${result.test.bptt}${result.test.complete ? '' : ', partial: time budget'})`);
+  process.off('SIGINT', onSigint);
+  if (result.stopReason === 'interrupted') {
+    console.log(`interrupted at step ${result.state.step}: saved ${savePath}; resume with: rlstm train --resume ${savePath}`);
+    process.exitCode = 130;
+    return;
   }
-  const last = result.epochs.at(-1);
+  const { test, epochs, partial } = result.state;
+  if (test !== null) {
+    console.log(`test perplexity ${test.perplexity.toFixed(2)} (${test.tokens} tokens, batch ${test.batchSize}, `
+      + `T ${test.bptt}${test.complete ? '' : ', partial: time budget'})`);
+  }
+  const last = partial ?? epochs.at(-1);
   if (last !== undefined) console.log(`validation perplexity ${last.validPerplexity.toFixed(2)}`);
-  console.log(`log: ${logPath}  (${result.wallSeconds.toFixed(0)} s in all)`);
+  if (!result.state.finished) console.log(`to continue this run: rlstm train --resume ${savePath}`);
+  console.log(`log: ${logPath}  checkpoint: ${savePath}  (${result.wallSeconds.toFixed(0)} s)`);
 }
+

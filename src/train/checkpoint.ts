@@ -8,7 +8,8 @@ import type { Model, TensorSpec } from '../model/params.js';
  * naming every tensor with its dtype, shape and byte range, then the raw data. Tensor names are PyTorch's
  * (see model/params.ts), so `torch.nn.Module.load_state_dict(safetensors.torch.load_file(path))` works.
  * String metadata: `config` (every hyperparameter, JSON), `vocab` (JSON list of words in id order),
- * `format`, and `sha256` of the tensor bytes (to detect corruption).
+ * `format`, training state for resuming (see trainer.ts), and `sha256` of the tensor bytes and the other
+ * metadata (to detect corruption or truncation).
  */
 
 export interface Checkpoint {
@@ -20,7 +21,7 @@ export const CHECKPOINT_FORMAT = 'regularized-lstm/1';
 
 /** Writes `path` atomically: the bytes go to a temporary file that is flushed, then renamed over `path`. */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.tmp`; // a fixed name: a save after a crash replaces the stale one
   const fd = openSync(tmp, 'w');
   try {
     const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
@@ -34,6 +35,13 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** SHA-256 over the tensor bytes and the metadata (keys sorted), hex. */
+function checksum(body: Uint8Array, metadata: Record<string, string>): string {
+  const hash = createHash('sha256').update(body);
+  for (const key of Object.keys(metadata).sort()) hash.update(`\0${key}\0${metadata[key]}`);
+  return hash.digest('hex');
 }
 
 /** Serializes named float32 tensors and string metadata into safetensors bytes. */
@@ -50,8 +58,8 @@ export function encodeSafetensors(
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     offset += bytes.length;
   }
-  const sha256 = createHash('sha256').update(body).digest('hex');
-  header.__metadata__ = { ...metadata, format: CHECKPOINT_FORMAT, sha256 };
+  const full = { ...metadata, format: CHECKPOINT_FORMAT };
+  header.__metadata__ = { ...full, sha256: checksum(body, full) };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8); // the data starts 8-byte aligned
   const headerBytes = Buffer.from(json, 'utf8');
@@ -78,8 +86,8 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Checkpoint
   const body = bytes.subarray(8 + headerLength);
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   if (metadata.sha256 !== undefined) {
-    const sha256 = createHash('sha256').update(body).digest('hex');
-    if (sha256 !== metadata.sha256) throw bad('the file is corrupted or truncated (checksum mismatch)');
+    const { sha256, ...rest } = metadata;
+    if (checksum(body, rest) !== sha256) throw bad('the file is corrupted or truncated (checksum mismatch)');
   }
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, entry] of Object.entries(header)) {

@@ -1,14 +1,16 @@
 import type { Backend } from '../kernels/backend.js';
 import { batchify, fillWindow, windowCount, type Corpus } from '../data/corpus.js';
 import { learningRateForEpoch, type TrainConfig } from '../model/configs.js';
-import { carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions } from '../model/lm.js';
+import {
+  carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions, type Workspace,
+} from '../model/lm.js';
 import { createModel, initializeParameters, type Model } from '../model/params.js';
 import { createRng } from '../util/rng.js';
 import { UserError } from '../errors.js';
 import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { createEarlyStopping, earlyStoppingUpdate, restoreBest, type EarlyStopping } from './early-stopping.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { clipScale, gradientNorm, sgdStep, zeroGradients } from './sgd.js';
-import { createEarlyStopping, earlyStoppingUpdate, restoreBest } from './early-stopping.js';
 
 export interface EpochMetrics {
   epoch: number; //          1-based
@@ -16,7 +18,7 @@ export interface EpochMetrics {
   trainPerplexity: number; // over the epoch's windows, dropout on
   validPerplexity: number;
   steps: number; //          optimizer steps in this epoch
-  complete: boolean; //      false when a step limit or time budget ended the epoch early
+  complete: boolean; //      false for an epoch cut short by --max-steps or a time budget
   seconds: number; //        training time of the epoch (evaluation excluded)
   tokensPerSecond: number;
   validSeconds: number;
@@ -34,43 +36,110 @@ export interface StepProgress {
 }
 
 export interface TrainCallbacks {
-  onEpochStart?(epoch: number, lr: number, windows: number): void;
+  onEpochStart?(epoch: number, lr: number, windows: number, firstWindow: number): void;
   onStep?(progress: StepProgress): void;
   onEpochEnd?(metrics: EpochMetrics): void;
   /** Informational lines (early stopping, budget reached, files written). */
   onMessage?(line: string): void;
 }
 
+export type StopReason = 'completed' | 'max-steps' | 'time-budget' | 'early-stopping' | 'interrupted';
+
+/**
+ * Everything needed to continue a run exactly where it stopped, stored in the checkpoint's metadata
+ * (with the carried hidden state and the weights): resuming gives bit-identical weights.
+ */
+export interface TrainingState {
+  epoch: number; //  the epoch in progress (1-based); config.epochs + 1 once all are done
+  window: number; // the next window of that epoch
+  step: number; //   optimizer steps since the run began
+  rng: number[]; //  the random generator's four state words
+  epochNll: number; epochTokens: number; epochSteps: number; epochSeconds: number; // the epoch so far
+  early: { best: number | null; bestEpoch: number | null; epochsSinceBest: number };
+  epochs: EpochMetrics[];
+  finished: boolean; //   training and the test score are done
+  stopReason: StopReason | null;
+  test: Evaluation | null;
+  /** Validation after a run stopped mid-epoch (max steps, time budget); not an epoch of the log. */
+  partial: EpochMetrics | null;
+  trainSeconds: number; // time spent in this run so far, over every session
+}
+
+export interface ResumePoint {
+  params: Float32Array;
+  state: TrainingState;
+  hidden: Float32Array; //  the carried h and c of every layer (see hiddenState)
+  bestParams: Float32Array | null;
+  from: string; //          the checkpoint's path, for the log
+}
+
 export interface TrainResult {
   model: Model;
-  epochs: EpochMetrics[];
-  steps: number;
-  bestEpoch: number | null;
-  stopReason: 'completed' | 'max-steps' | 'time-budget' | 'early-stopping';
-  test: Evaluation | null;
-  wallSeconds: number;
+  state: TrainingState;
+  stopReason: StopReason;
+  wallSeconds: number; // this session's
 }
 
 export interface TrainRun {
   backend: Backend;
   corpus: Corpus;
+  corpusFingerprint: string;
   config: TrainConfig;
+  /** Where checkpoints go (every epoch, every checkpointEveryMinutes, on interrupt, at the end). */
   savePath: string | null;
   logPath: string | null;
+  checkpointEveryMinutes?: number | null;
+  resume?: ResumePoint | null;
+  /** Polled after every step; true makes the trainer save a checkpoint and return ('interrupted'). */
+  shouldStop?: () => boolean;
   callbacks?: TrainCallbacks;
   /** Tokens scored per evaluation when a time budget is set (keeps slow backends' runs short). */
   budgetEvalTokens?: number;
+  /** Where the corpus came from (stored in checkpoints so a resume can find it again). */
+  dataSource?: unknown;
 }
 
-/** Metadata stored in a checkpoint: every hyperparameter and the vocabulary. */
-export function checkpointMetadata(config: TrainConfig, corpus: Corpus): Record<string, string> {
-  return { config: JSON.stringify(config), vocab: JSON.stringify(corpus.vocab.words) };
+/** The file that keeps the best weights under early stopping: model.safetensors → model.best.safetensors. */
+export function bestModelPath(savePath: string): string {
+  return savePath.replace(/(\.safetensors)?$/, '.best.safetensors');
+}
+
+/** Metadata stored in every checkpoint: the hyperparameters, the vocabulary and the corpus fingerprint. */
+export function checkpointMetadata(config: TrainConfig, corpus: Corpus, corpusFingerprint: string): Record<string, string> {
+  return { config: JSON.stringify(config), vocab: JSON.stringify(corpus.vocab.words), corpus: corpusFingerprint };
+}
+
+/** The carried state (h0 and c0 of every layer, (B,H) each) as one array, and back. */
+export function hiddenState(ws: Workspace): Float32Array {
+  const parts = ws.lstm.flatMap((a) => [a.h0, a.c0]);
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let offset = 0;
+  for (const p of parts) { out.set(p, offset); offset += p.length; }
+  return out;
+}
+
+function restoreHiddenState(ws: Workspace, hidden: Float32Array, source: string): void {
+  const parts = ws.lstm.flatMap((a) => [a.h0, a.c0]);
+  if (hidden.length !== parts.reduce((s, p) => s + p.length, 0)) {
+    throw new UserError(`${source}: the saved hidden state does not fit this configuration; the checkpoint is not resumable`);
+  }
+  let offset = 0;
+  for (const p of parts) { p.set(hidden.subarray(offset, offset + p.length)); offset += p.length; }
+}
+
+function freshState(rngState: Uint32Array): TrainingState {
+  return {
+    epoch: 1, window: 0, step: 0, rng: Array.from(rngState), epochNll: 0, epochTokens: 0, epochSteps: 0, epochSeconds: 0,
+    early: { best: null, bestEpoch: null, epochsSinceBest: 0 }, epochs: [], finished: false, stopReason: null,
+    test: null, partial: null, trainSeconds: 0,
+  };
 }
 
 /**
  * Trains a language model as SPEC.md states: SGD on the loss summed over T and averaged over B, global
  * norm clipping, the paper's learning-rate schedule, state carried between windows and reset each epoch.
- * Async only so that the process stays responsive (signals, progress); the work is synchronous.
+ * Resumable at any window boundary (run.resume). Async only so that the process stays responsive
+ * (signals, progress); the work itself is synchronous.
  */
 export async function trainModel(run: TrainRun): Promise<TrainResult> {
   const { backend, corpus, config } = run;
@@ -81,100 +150,177 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     vocabSize: corpus.vocab.words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm,
   });
   initializeParameters(model, config.init, rng);
-  const metadata = checkpointMetadata(config, corpus);
-  const log = {
-    config, backend: backend.name, vocabSize: model.config.vocabSize, parameters: model.params.length,
-    data: corpus.files, startedAt: new Date().toISOString(), epochs: [] as EpochMetrics[],
-    test: null as Evaluation | null, stopReason: null as string | null, steps: 0, wallSeconds: 0,
-    bestEpoch: null as number | null,
-  };
-  const writeLog = (): void => {
-    if (run.logPath === null) return;
-    log.wallSeconds = (performance.now() - started) / 1000;
-    writeFileAtomic(run.logPath, JSON.stringify(log, null, 2) + '\n');
-  };
-
-  if (config.maxSteps === 0) {
-    if (run.savePath !== null) { saveCheckpoint(run.savePath, model, metadata); say(`saved the initial model to ${run.savePath}`); }
-    log.stopReason = 'max-steps';
-    writeLog();
-    return { model, epochs: [], steps: 0, bestEpoch: null, stopReason: 'max-steps', test: null, wallSeconds: 0 };
-  }
-
   const data = batchify(corpus.train, config.batchSize, corpus.files.train);
   const ws = createWorkspace(model, config.bptt, config.batchSize, config.placement);
   const windows = windowCount(data, config.bptt);
+  const early: EarlyStopping = createEarlyStopping(config.patience);
+  let state = freshState(rng.state);
+  if (run.resume) {
+    model.params.set(run.resume.params);
+    state = run.resume.state;
+    rng.state.set(state.rng);
+    restoreHiddenState(ws, run.resume.hidden, run.resume.from);
+    early.best = state.early.best ?? Infinity;
+    early.bestEpoch = state.early.bestEpoch;
+    early.epochsSinceBest = state.early.epochsSinceBest;
+    early.bestParams = run.resume.bestParams;
+  }
+  const sessionTrainSecondsAtStart = state.trainSeconds;
+  const metadata = {
+    ...checkpointMetadata(config, corpus, run.corpusFingerprint),
+    backend: backend.name,
+    ...(run.dataSource !== undefined ? { dataSource: JSON.stringify(run.dataSource) } : {}),
+    ...(run.logPath !== null ? { logPath: run.logPath } : {}),
+  };
+  const log = {
+    config, backend: backend.name, vocabSize: model.config.vocabSize, parameters: model.params.length,
+    data: corpus.files, corpus: run.corpusFingerprint, startedAt: new Date().toISOString(),
+    resumedFrom: run.resume ? { path: run.resume.from, step: run.resume.state.step } : null,
+    epochs: state.epochs, partial: null as EpochMetrics | null, test: null as Evaluation | null,
+    stopReason: null as StopReason | null, steps: 0, bestEpoch: null as number | null, wallSeconds: 0,
+    checkpoint: run.savePath,
+  };
+  const elapsed = (): number => (performance.now() - started) / 1000;
+  const writeLog = (): void => {
+    if (run.logPath === null) return;
+    log.epochs = state.epochs; log.partial = state.partial; log.test = state.test; log.stopReason = state.stopReason;
+    log.steps = state.step; log.bestEpoch = state.early.bestEpoch;
+    log.wallSeconds = sessionTrainSecondsAtStart + elapsed();
+    writeFileAtomic(run.logPath, JSON.stringify(log, null, 2) + '\n');
+  };
+  let lastCheckpoint: { path: string; step: number } | null = run.resume ? { path: run.resume.from, step: state.step } : null;
+  let lastSaveTime = performance.now();
+  const syncEarly = (): void => {
+    state.early = { best: Number.isFinite(early.best) ? early.best : null, bestEpoch: early.bestEpoch, epochsSinceBest: early.epochsSinceBest };
+  };
+  const save = (): void => {
+    if (run.savePath === null) return;
+    state.rng = Array.from(rng.state);
+    syncEarly();
+    state.trainSeconds = sessionTrainSecondsAtStart + elapsed();
+    saveCheckpoint(run.savePath, model, {
+      ...metadata,
+      trainingState: JSON.stringify(state),
+      hiddenState: Buffer.from(hiddenState(ws).buffer).toString('base64'),
+    });
+    lastCheckpoint = { path: run.savePath, step: state.step };
+    lastSaveTime = performance.now();
+  };
+  const result = (stopReason: StopReason): TrainResult => ({ model, state, stopReason, wallSeconds: elapsed() });
+
+  if (state.finished) {
+    say(`the run in ${run.resume?.from} is already complete (${state.stopReason}); nothing to do`);
+    return result(state.stopReason ?? 'completed');
+  }
+  if (config.maxSteps === 0 && state.step === 0) {
+    state.stopReason = 'max-steps';
+    save();
+    if (run.savePath !== null) say(`saved the initial model to ${run.savePath}`);
+    writeLog();
+    return result('max-steps');
+  }
+
   const budgetMs = config.timeBudgetMinutes === null ? Infinity : config.timeBudgetMinutes * 60_000;
   const evalLimit = config.timeBudgetMinutes === null ? null : (run.budgetEvalTokens ?? null);
-  const early = createEarlyStopping(config.patience);
-  let step = 0;
-  let stopReason: TrainResult['stopReason'] = 'completed';
+  const everyMs = run.checkpointEveryMinutes ? run.checkpointEveryMinutes * 60_000 : Infinity;
+  let stopReason: StopReason = 'completed';
   let lastYield = performance.now();
 
-  for (let epoch = 1; epoch <= config.epochs && stopReason === 'completed'; epoch++) {
+  while (state.epoch <= config.epochs && stopReason === 'completed') {
+    const epoch = state.epoch;
     const lr = learningRateForEpoch(config, epoch);
-    run.callbacks?.onEpochStart?.(epoch, lr, windows);
-    resetState(ws);
-    const epochStart = performance.now();
-    let nllSum = 0, tokens = 0, epochSteps = 0;
-    for (let k = 0; k < windows; k++) {
-      if (config.maxSteps !== null && step >= config.maxSteps) { stopReason = 'max-steps'; break; }
+    if (state.window === 0) {
+      resetState(ws);
+      state.epochNll = 0; state.epochTokens = 0; state.epochSteps = 0; state.epochSeconds = 0;
+    }
+    run.callbacks?.onEpochStart?.(epoch, lr, windows, state.window);
+    let segmentStart = performance.now(), segmentSecondsBefore = state.epochSeconds;
+    while (state.window < windows) {
+      if (config.maxSteps !== null && state.step >= config.maxSteps) { stopReason = 'max-steps'; break; }
       if (performance.now() - started > budgetMs) { stopReason = 'time-budget'; break; }
-      const T = fillWindow(data, k, config.bptt, ws.tokens, ws.targets);
+      if (run.shouldStop?.()) { stopReason = 'interrupted'; break; }
+      const T = fillWindow(data, state.window, config.bptt, ws.tokens, ws.targets);
       const options: ForwardOptions = { train: true, placement: config.placement, keepProb: config.keepProb, rng };
       zeroGradients(model);
       const nll = modelForward(backend, model, ws, T, options);
       if (!Number.isFinite(nll)) {
         writeLog();
-        throw new UserError(`training diverged: the loss became ${nll} at step ${step + 1} (epoch ${epoch}); `
-          + 'lower --lr or --clip and start again');
+        throw new UserError(`training diverged: the loss became ${nll} at step ${state.step + 1} (epoch ${epoch}); `
+          + (lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint.path} (step ${lastCheckpoint.step}); ` : '')
+          + 'lower --lr or --clip and train again');
       }
       modelBackward(backend, model, ws, T, options);
       const gradNorm = gradientNorm(model.grads);
       sgdStep(model, lr, config.weightDecay, clipScale(gradNorm, config.clip)); // clip, then step
       carryState(ws, T, config.hidden);
-      step++; epochSteps++;
-      nllSum += nll; tokens += T * config.batchSize;
+      state.window++; state.step++; state.epochSteps++;
+      state.epochNll += nll; state.epochTokens += T * config.batchSize;
       const now = performance.now();
+      state.epochSeconds = segmentSecondsBefore + (now - segmentStart) / 1000;
       run.callbacks?.onStep?.({
-        epoch, window: k + 1, windows, step, lr, trainPerplexity: Math.exp(nllSum / tokens),
-        tokensPerSecond: tokens / ((now - epochStart) / 1000), gradNorm,
+        epoch, window: state.window, windows, step: state.step, lr, trainPerplexity: Math.exp(state.epochNll / state.epochTokens),
+        tokensPerSecond: state.epochTokens / Math.max(state.epochSeconds, 1e-9), gradNorm,
       });
+      if (now - lastSaveTime > everyMs) {
+        save();
+        segmentStart = performance.now(); segmentSecondsBefore = state.epochSeconds; // saving is not training time
+      }
       if (now - lastYield > 200) { await new Promise((r) => setImmediate(r)); lastYield = performance.now(); }
     }
-    if (epochSteps === 0) break;
-    const seconds = (performance.now() - epochStart) / 1000;
+    if (stopReason === 'interrupted') break;
+    if (state.epochSteps === 0) break;
     const validStart = performance.now();
     const valid = evaluate(backend, model, corpus.valid, config.batchSize, config.bptt, evalLimit, corpus.files.valid);
     const metrics: EpochMetrics = {
-      epoch, lr, trainPerplexity: Math.exp(nllSum / tokens), validPerplexity: valid.perplexity, steps: epochSteps,
-      complete: epochSteps === windows, seconds, tokensPerSecond: tokens / seconds,
-      validSeconds: (performance.now() - validStart) / 1000,
+      epoch, lr, trainPerplexity: Math.exp(state.epochNll / state.epochTokens), validPerplexity: valid.perplexity,
+      steps: state.epochSteps, complete: state.window === windows, seconds: state.epochSeconds,
+      tokensPerSecond: state.epochTokens / state.epochSeconds, validSeconds: (performance.now() - validStart) / 1000,
     };
-    log.epochs.push(metrics);
-    log.steps = step;
     run.callbacks?.onEpochEnd?.(metrics);
-    if (earlyStoppingUpdate(early, epoch, valid.perplexity, model.params)) {
+    if (!metrics.complete) { // stopped mid-epoch: report, but the epoch goes on when the run is resumed
+      state.partial = metrics;
+      break;
+    }
+    state.epochs.push(metrics);
+    state.partial = null;
+    const stop = earlyStoppingUpdate(early, epoch, valid.perplexity, model.params);
+    syncEarly();
+    if (stop) {
       stopReason = 'early-stopping';
       say(`early stopping: validation perplexity has not improved for ${early.epochsSinceBest} epochs `
         + `(best ${early.best.toFixed(2)} at epoch ${early.bestEpoch})`);
     }
-    log.bestEpoch = early.bestEpoch;
+    if (early.bestEpoch === epoch && early.patience > 0 && run.savePath !== null) {
+      saveCheckpoint(bestModelPath(run.savePath), model, metadata); // the best model, in its own file
+    }
+    state.epoch++; state.window = 0;
+    save();
     writeLog();
   }
-  if (stopReason === 'max-steps') say(`stopped after ${step} steps (--max-steps)`);
-  if (stopReason === 'time-budget') say(`stopped after ${config.timeBudgetMinutes} minutes (time budget), ${step} steps`);
-  if (restoreBest(early, model.params)) {
+
+  if (stopReason === 'interrupted') {
+    state.stopReason = 'interrupted';
+    save();
+    writeLog();
+    return result('interrupted');
+  }
+  if (stopReason === 'max-steps') say(`stopped after ${state.step} steps (--max-steps)`);
+  if (stopReason === 'time-budget') say(`stopped after ${config.timeBudgetMinutes} minutes (time budget), ${state.step} steps`);
+  const unfinished = stopReason === 'max-steps' || stopReason === 'time-budget';
+  if (unfinished) {
+    // Save the state before scoring test so that a resumed run continues from exactly here.
+    state.stopReason = stopReason;
+    save();
+  } else if (restoreBest(early, model.params)) {
     say(`restored the best weights (epoch ${early.bestEpoch}, validation perplexity ${early.best.toFixed(2)})`);
   }
-
-  const test = evaluate(backend, model, corpus.test, config.testBatchSize, config.testBptt, evalLimit, corpus.files.test);
-  log.test = test;
-  log.stopReason = stopReason;
-  if (run.savePath !== null) { saveCheckpoint(run.savePath, model, metadata); say(`saved ${run.savePath}`); }
+  state.test = evaluate(backend, model, corpus.test, config.testBatchSize, config.testBptt, evalLimit, corpus.files.test);
+  state.stopReason = stopReason;
+  if (!unfinished) {
+    state.finished = true;
+    save();
+  }
+  if (run.savePath !== null) say(`saved ${run.savePath}`);
   writeLog();
-  return {
-    model, epochs: log.epochs, steps: step, bestEpoch: early.bestEpoch, stopReason, test,
-    wallSeconds: (performance.now() - started) / 1000,
-  };
+  return result(stopReason);
 }

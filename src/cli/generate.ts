@@ -1,0 +1,38 @@
+import { selectBackend } from '../kernels/select.js';
+import { UserError } from '../errors.js';
+import { encodePrompt, formatTokens, generateTokens, promptTokens } from '../model/generate.js';
+import { loadModelFromCheckpoint } from '../train/load.js';
+import { parseBackend, parseNonNegativeInt, parseNumber, parsePositiveInt } from './options.js';
+
+export interface GenerateCommandFlags {
+  checkpoint: string;
+  words?: string;
+  temperature?: string;
+  seed?: string;
+  prompt?: string;
+  backend: string;
+}
+
+const DEFAULT_TOKENS = 100;
+const DEFAULT_TEMPERATURE = 1;
+const DEFAULT_SEED = 1;
+
+/** `rlstm generate`: prints the prompt followed by `--words` sampled tokens (words, or characters). */
+export async function generateCommand(flags: GenerateCommandFlags): Promise<void> {
+  const count = flags.words === undefined ? DEFAULT_TOKENS : parsePositiveInt('--words', flags.words);
+  const temperature = flags.temperature === undefined ? DEFAULT_TEMPERATURE : parseNumber('--temperature', flags.temperature);
+  if (temperature < 0) throw new UserError(`--temperature ${flags.temperature}: must be 0 or more; 0 means greedy`);
+  const seed = flags.seed === undefined ? DEFAULT_SEED : parseNonNegativeInt('--seed', flags.seed);
+  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+
+  const { model, config, vocab } = loadModelFromCheckpoint(flags.checkpoint);
+  const level = config.level ?? 'word'; // checkpoints written before character models have no level
+  const prompt = promptTokens(flags.prompt ?? '', level);
+  const { ids, unknown } = encodePrompt(prompt, vocab);
+  if (unknown.length > 0) {
+    console.error(`warning: not in the vocabulary, used <unk> for: ${unknown.map((t) => JSON.stringify(t)).join(', ')}`);
+  }
+  const generated = generateTokens(backend, model, vocab, { count, temperature, seed, prompt: ids });
+  const text = formatTokens([...prompt, ...generated.map((id) => vocab.words[id])], level);
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { encodeSafetensors, readCheckpoint } from '../src/train/checkpoint.js';
+import { RLSTM, rlstm, tempDir, tinyCorpus } from './helpers.js';
+
+// Model lifecycle from the command line: exact resume, interruption, crash safety, divergence.
+// The tiny corpus gives 300 lines ≈ 6,700 tokens; with B = 4 and T = 8 an epoch is 209 windows.
+const TINY = ['--layers', '2', '--hidden', '16', '--batch-size', '4', '--bptt', '8', '--test-batch-size', '4',
+  '--test-bptt', '8', '--backend', 'js', '--keep-prob', '0.7', '--seed', '9'];
+
+function tensorsOf(path: string): Map<string, Float32Array> {
+  return new Map([...readCheckpoint(path).tensors].map(([name, t]) => [name, t.data]));
+}
+
+/** The parts of a log that must not depend on how the run was split into sessions (no timings). */
+function logFacts(path: string): unknown {
+  const log = JSON.parse(readFileSync(path, 'utf8'));
+  const facts = (m: Record<string, unknown> | null) => m && {
+    epoch: m.epoch, lr: m.lr, trainPerplexity: m.trainPerplexity, validPerplexity: m.validPerplexity, steps: m.steps, complete: m.complete,
+  };
+  return {
+    epochs: log.epochs.map(facts), partial: facts(log.partial), test: log.test && { perplexity: log.test.perplexity, tokens: log.test.tokens },
+    steps: log.steps, stopReason: log.stopReason, bestEpoch: log.bestEpoch,
+  };
+}
+
+test('resume is exact: N steps, stop, resume to 2N equals 2N in one go (weights bit-identical, same log)', () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const oneGo = rlstm(['train', '--data', data, ...TINY, '--epochs', '3', '--max-steps', '300', '--save', 'a.safetensors', '--log', 'a.json'], work);
+  assert.equal(oneGo.status, 0, oneGo.stderr);
+  // 150 steps ends mid-way through epoch 1 (209 windows): the checkpoint is written mid-epoch
+  const first = rlstm(['train', '--data', data, ...TINY, '--epochs', '3', '--max-steps', '150', '--save', 'b.safetensors', '--log', 'b.json'], work);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /to continue this run: rlstm train --resume b.safetensors/);
+  const resumed = rlstm(['train', '--resume', 'b.safetensors', '--max-steps', '300', '--backend', 'js'], work);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, /resuming at step 150/);
+  const a = tensorsOf(join(work, 'a.safetensors')), b = tensorsOf(join(work, 'b.safetensors'));
+  for (const [name, data] of a) assert.deepEqual(b.get(name), data, `${name} differs`);
+  assert.deepEqual(logFacts(join(work, 'b.json')), logFacts(join(work, 'a.json')));
+  const log = JSON.parse(readFileSync(join(work, 'b.json'), 'utf8'));
+  assert.equal(log.steps, 300);
+  assert.equal(log.epochs.length, 1, 'epoch 1 complete, epoch 2 partial');
+  assert.equal(log.partial.epoch, 2);
+
+  // and on to the end of training: the complete run equals the complete one-go run
+  const rest = rlstm(['train', '--resume', 'b.safetensors', '--backend', 'js'], work);
+  assert.equal(rest.status, 0, rest.stderr);
+  const full = rlstm(['train', '--data', data, ...TINY, '--epochs', '3', '--save', 'c.safetensors', '--log', 'c.json'], work);
+  assert.equal(full.status, 0, full.stderr);
+  const c = tensorsOf(join(work, 'c.safetensors'));
+  for (const [name, data] of c) assert.deepEqual(tensorsOf(join(work, 'b.safetensors')).get(name), data, `${name} differs at the end`);
+  assert.deepEqual(logFacts(join(work, 'b.json')), logFacts(join(work, 'c.json')));
+  // a finished run has nothing left to do
+  const again = rlstm(['train', '--resume', 'b.safetensors', '--backend', 'js'], work);
+  assert.equal(again.status, 0);
+  assert.match(again.stdout, /already complete/);
+});
+
+test('Ctrl-C saves a checkpoint, says how to resume, and the resumed run equals an uninterrupted one', async () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const args = ['train', '--data', data, ...TINY, '--epochs', '2', '--save', 'int.safetensors', '--log', 'int.json'];
+  const child = spawn(process.execPath, [RLSTM, ...args], { cwd: work });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  await new Promise((r) => setTimeout(r, 1500)); // somewhere in epoch 1 (loading takes a moment)
+  child.kill('SIGINT');
+  const status = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  assert.equal(status, 130, stdout);
+  assert.match(stdout, /interrupted at step \d+: saved int.safetensors; resume with: rlstm train --resume int.safetensors/);
+  const step = Number(/interrupted at step (\d+)/.exec(stdout)![1]);
+  assert.ok(step > 0 && step < 2 * 209, `interrupted at step ${step}`);
+  const resumed = rlstm(['train', '--resume', 'int.safetensors', '--backend', 'js'], work);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const plain = rlstm(['train', '--data', data, ...TINY, '--epochs', '2', '--save', 'plain.safetensors', '--log', 'plain.json'], work);
+  assert.equal(plain.status, 0, plain.stderr);
+  const x = tensorsOf(join(work, 'int.safetensors')), y = tensorsOf(join(work, 'plain.safetensors'));
+  for (const [name, data] of y) assert.deepEqual(x.get(name), data, `${name} differs`);
+  assert.deepEqual(logFacts(join(work, 'int.json')), logFacts(join(work, 'plain.json')));
+});
+
+test('SIGKILL at any moment leaves the last complete checkpoint loadable', async () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const path = join(work, 'k.safetensors');
+  // a checkpoint after (almost) every step, so that kills often land while a file is being written
+  const args = ['train', '--data', data, ...TINY, '--epochs', '50', '--checkpoint-every', '0.00001', '--save', 'k.safetensors', '--log', 'k.json'];
+  let previousStep = -1;
+  for (const delay of [900, 1100, 1300, 1500, 1700]) {
+    const child = spawn(process.execPath, [RLSTM, ...(previousStep < 0 ? args : ['train', '--resume', 'k.safetensors', '--backend', 'js', '--checkpoint-every', '0.00001'])], { cwd: work });
+    await new Promise((r) => setTimeout(r, delay));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    if (!existsSync(path)) continue; // killed before the first save
+    const checkpoint = readCheckpoint(path); // throws on a torn or partial file
+    const state = JSON.parse(checkpoint.metadata.trainingState);
+    assert.ok(state.step >= previousStep, 'checkpoints only move forward');
+    previousStep = state.step;
+  }
+  assert.ok(previousStep > 0, 'at least one checkpoint was written');
+  const resumed = rlstm(['train', '--resume', 'k.safetensors', '--backend', 'js', '--max-steps', String(previousStep + 3)], work);
+  assert.equal(resumed.status, 0, resumed.stderr);
+});
+
+test('a diverging loss stops training, names the step and the last good checkpoint, which stays intact', () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const r = rlstm(['train', '--data', data, ...TINY, '--lr', '1e38', '--clip', '1e38', '--checkpoint-every', '0.000001',
+    '--save', 'd.safetensors', '--log', 'd.json'], work);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^rlstm: training diverged: the loss became (NaN|Infinity) at step \d+ \(epoch 1\); the last good checkpoint is d.safetensors \(step \d+\)/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  const checkpoint = readCheckpoint(join(work, 'd.safetensors'));
+  assert.ok(JSON.parse(checkpoint.metadata.trainingState).step >= 1);
+});
+
+test('resume refuses another corpus and changed hyperparameters, and leaves the checkpoint untouched', () => {
+  const data = tinyCorpus();
+  const other = tinyCorpus(200);
+  const work = tempDir();
+  const r = rlstm(['train', '--data', data, ...TINY, '--max-steps', '5', '--save', 'm.safetensors', '--log', 'm.json'], work);
+  assert.equal(r.status, 0, r.stderr);
+  const before = readFileSync(join(work, 'm.safetensors'));
+  const mtime = statSync(join(work, 'm.safetensors')).mtimeMs;
+  const wrongCorpus = rlstm(['train', '--resume', 'm.safetensors', '--data', other, '--backend', 'js'], work);
+  assert.equal(wrongCorpus.status, 2);
+  assert.match(wrongCorpus.stderr, /--resume m.safetensors: the corpus differs from the one this run was trained on; pass the same --data/);
+  const changed = rlstm(['train', '--resume', 'm.safetensors', '--lr', '0.5'], work);
+  assert.equal(changed.status, 2);
+  assert.match(changed.stderr, /--lr cannot be changed when resuming/);
+  assert.deepEqual(readFileSync(join(work, 'm.safetensors')), before);
+  assert.equal(statSync(join(work, 'm.safetensors')).mtimeMs, mtime);
+});
+
+test('truncated, corrupted and incompatible checkpoints are refused by eval and resume', () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const r = rlstm(['train', '--data', data, ...TINY, '--max-steps', '3', '--save', 'm.safetensors', '--log', 'm.json'], work);
+  assert.equal(r.status, 0, r.stderr);
+  const good = readFileSync(join(work, 'm.safetensors'));
+  writeFileSync(join(work, 'truncated.safetensors'), good.subarray(0, good.length - 100));
+  const corrupted = Buffer.from(good); corrupted[good.length - 50] ^= 0x40;
+  writeFileSync(join(work, 'corrupted.safetensors'), corrupted);
+  for (const [file, message] of [['truncated.safetensors', /truncated/], ['corrupted.safetensors', /corrupted or truncated \(checksum mismatch\)/]] as const) {
+    for (const command of [['eval', '--checkpoint', file, '--data', data], ['train', '--resume', file]]) {
+      const x = rlstm(command, work);
+      assert.equal(x.status, 2, `${command.join(' ')}: ${x.stderr}`);
+      assert.match(x.stderr, message);
+      assert.equal(x.stderr.trim().split('\n').length, 1);
+    }
+  }
+  // a well-formed checkpoint whose tensors do not fit its configuration (hidden size edited, checksum redone)
+  const checkpoint = readCheckpoint(join(work, 'm.safetensors'));
+  const config = JSON.parse(checkpoint.metadata.config);
+  const { sha256: _sha, format: _format, ...metadata } = checkpoint.metadata;
+  const tensors = [...checkpoint.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  writeFileSync(join(work, 'incompatible.safetensors'),
+    encodeSafetensors(tensors, { ...metadata, config: JSON.stringify({ ...config, hidden: 17 }) }));
+  const x = rlstm(['eval', '--checkpoint', 'incompatible.safetensors', '--data', data], work);
+  assert.equal(x.status, 2);
+  assert.match(x.stderr, /incompatible.safetensors: tensor encoder.weight is shaped \d+x16, the model needs \d+x17; the checkpoint does not match/);
+  const y = rlstm(['train', '--resume', 'incompatible.safetensors'], work);
+  assert.equal(y.status, 2);
+  assert.match(y.stderr, /the checkpoint does not match this configuration/);
+});
