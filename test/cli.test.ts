@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { rlstm, tempDir, tinyCorpus } from './helpers.js';
@@ -42,31 +42,53 @@ test('same seed and configuration from the command line: identical logs', () => 
   assert.deepEqual(strip('a.json'), strip('b.json'));
 });
 
-const BAD_INPUTS: [string, string[], RegExp][] = [
-  ['keep probability above 1', ['--keep-prob', '1.5'], /--keep-prob 1.5: must be in \(0, 1\]/],
-  ['keep probability 0', ['--keep-prob', '0'], /--keep-prob 0: must be in \(0, 1\]/],
-  ['--keep-prob with --dropout', ['--keep-prob', '0.5', '--dropout', '0.5'], /--keep-prob and --dropout both given/],
-  ['negative learning rate', ['--lr', '-1'], /--lr -1: must be greater than 0/],
-  ['zero BPTT length', ['--bptt', '0'], /--bptt 0: must be a whole number of at least 1/],
-  ['zero layers', ['--layers', '0'], /--layers 0/],
-  ['unknown configuration', ['--config', 'huge'], /--config huge: unknown configuration; use one of small, medium, large, quick/],
-  ['unknown placement', ['--dropout-placement', 'everywhere'], /--dropout-placement everywhere: unknown placement/],
-  ['batch too large', ['--batch-size', '100000'], /--batch-size 100000: too large/],
-  ['missing data folder', ['--data', '/no/such/dir'], /--data \/no\/such\/dir: no such folder/],
-  ['save folder missing', ['--save', '/no/such/dir/m.safetensors'], /--save \/no\/such\/dir\/m.safetensors: the folder \/no\/such\/dir does not exist/],
+/** A corpus folder whose `split` file holds `content` (the others are fine). */
+function corpusWith(split: 'train' | 'valid' | 'test', content: string | Buffer): string {
+  const dir = tinyCorpus();
+  writeFileSync(join(dir, `${split}.txt`), content);
+  return dir;
+}
+
+const BAD_INPUTS: [string, (data: string) => string[], RegExp][] = [
+  ['keep probability above 1', () => ['--keep-prob', '1.5'], /--keep-prob 1.5: must be in \(0, 1\]/],
+  ['keep probability 0', () => ['--keep-prob', '0'], /--keep-prob 0: must be in \(0, 1\]/],
+  ['--keep-prob with --dropout', () => ['--keep-prob', '0.5', '--dropout', '0.5'], /--keep-prob and --dropout both given/],
+  ['negative learning rate', () => ['--lr', '-1'], /--lr -1: must be greater than 0/],
+  ['zero learning rate', () => ['--lr', '0'], /--lr 0: must be greater than 0/],
+  ['zero BPTT length', () => ['--bptt', '0'], /--bptt 0: must be a whole number of at least 1/],
+  ['zero batch size', () => ['--batch-size', '0'], /--batch-size 0: must be a whole number of at least 1/],
+  ['zero hidden size', () => ['--hidden', '0'], /--hidden 0: must be a whole number of at least 1/],
+  ['zero layers', () => ['--layers', '0'], /--layers 0: must be a whole number of at least 1/],
+  ['unknown configuration', () => ['--config', 'huge'], /--config huge: unknown configuration; use one of small, medium, large, quick/],
+  ['unknown placement', () => ['--dropout-placement', 'everywhere'], /--dropout-placement everywhere: unknown placement/],
+  ['batch too large', () => ['--batch-size', '100000'], /--batch-size 100000: too large/],
+  ['missing data folder', () => ['--data', '/no/such/dir'], /\/no\/such\/dir.*no such folder/],
+  ['unreadable data path (a folder given as a file)', (data) => ['--train', data, '--valid', join(data, 'valid.txt'), '--test', join(data, 'test.txt')],
+    /the training split.*folder/],
+  ['empty split', () => ['--data', corpusWith('valid', '')], /valid.txt.*empty/],
+  ['whitespace-only split', () => ['--data', corpusWith('test', ' \n\t\n  ')], /test.txt.*(empty|whitespace)/],
+  ['binary data file', () => ['--data', corpusWith('train', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0, 0]))], /train.txt.*not a text file/],
+  ['save folder missing', () => ['--save', '/no/such/dir/m.safetensors'], /--save \/no\/such\/dir\/m.safetensors: the folder \/no\/such\/dir does not exist/],
+  ['save folder not writable', () => ['--save', '/proc/m.safetensors'], /--save \/proc\/m.safetensors: the folder \/proc is not writable/],
 ];
 
-for (const [name, args, message] of BAD_INPUTS) {
-  test(`bad input gives one clear line and a non-zero exit: ${name}`, () => {
+for (const [name, extra, message] of BAD_INPUTS) {
+  test(`bad input gives one clear line, a non-zero exit, and leaves files untouched: ${name}`, () => {
     const data = tinyCorpus();
     const work = tempDir();
-    const r = rlstm(['train', '--data', data, ...SMALL, '--log', 'log.json', ...args], work);
+    // files from an earlier run that a failed command must not touch
+    writeFileSync(join(work, 'model.safetensors'), 'earlier checkpoint');
+    writeFileSync(join(work, 'log.json'), '{"earlier": true}');
+    const args = extra(data);
+    const dataArgs = args.includes('--data') || args.includes('--train') ? [] : ['--data', data];
+    const r = rlstm(['train', ...dataArgs, ...SMALL, '--save', 'model.safetensors', '--log', 'log.json', ...args], work);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line, got: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
-    assert.ok(!existsSync(join(work, 'log.json')), 'nothing written');
-    assert.deepEqual(readdirSync(work), []);
+    assert.deepEqual(readdirSync(work).sort(), ['log.json', 'model.safetensors']);
+    assert.equal(readFileSync(join(work, 'model.safetensors'), 'utf8'), 'earlier checkpoint');
+    assert.equal(readFileSync(join(work, 'log.json'), 'utf8'), '{"earlier": true}');
   });
 }
 
