@@ -100,3 +100,26 @@ test('eval of a file that is not a checkpoint: one line, non-zero exit', () => {
   assert.match(r.stderr, /x.safetensors: not a safetensors file/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
+
+test('a character-level model trains on a small UTF-8 text of several scripts and writes text', () => {
+  const dir = tempDir();
+  const text = 'le café est chaud\nКиев и Москва\n東京は大きい\nthe cat sat on the mat 😀\n';
+  writeFileSync(join(dir, 'train.txt'), text.repeat(30));
+  writeFileSync(join(dir, 'valid.txt'), text.repeat(3));
+  writeFileSync(join(dir, 'test.txt'), text.repeat(3));
+  const work = tempDir();
+  const r = rlstm(['train', '--data', dir, '--level', 'char', '--layers', '1', '--hidden', '32', '--batch-size', '4',
+    '--bptt', '16', '--epochs', '3', '--test-batch-size', '4', '--test-bptt', '16', '--backend', 'js',
+    '--save', 'c.safetensors', '--log', 'c.json'], work);
+  assert.equal(r.status, 0, r.stderr);
+  const log = JSON.parse(readFileSync(join(work, 'c.json'), 'utf8'));
+  assert.equal(log.config.level, 'char');
+  const characters = new Set(Array.from(text.replace(/\n/g, '')));
+  assert.equal(log.vocabSize, characters.size + 2, 'one token per character, plus <eos> and <unk>');
+  assert.ok(log.epochs[2].trainPerplexity < log.epochs[0].trainPerplexity / 2, 'it learns');
+  const g = rlstm(['generate', '--checkpoint', 'c.safetensors', '--words', '60', '--seed', '4', '--backend', 'js'], work);
+  assert.equal(g.status, 0, g.stderr);
+  for (const ch of Array.from(g.stdout.replace(/\n/g, ''))) assert.ok(characters.has(ch), `unexpected character ${ch}`);
+  const again = rlstm(['generate', '--checkpoint', 'c.safetensors', '--words', '60', '--seed', '4', '--backend', 'js'], work);
+  assert.equal(again.stdout, g.stdout, 'same seed, same text');
+});
