@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { evalCommand, type EvalCommandFlags } from './eval.js';
 import { generateCommand, type GenerateCommandFlags } from './generate.js';
+import { reproduceCommand, type ReproduceFlags } from './reproduce.js';
 import { trainCommand, type TrainCommandFlags } from './train.js';
 
 /** The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. */
@@ -82,5 +83,17 @@ program.command('generate')
   .option('--prompt <text>', 'text to start from')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .action((flags: GenerateCommandFlags) => run(() => generateCommand(flags)));
+
+program.command('reproduce')
+  .description('train one of the paper\'s configurations exactly, resumable, keeping a results folder (log, summary, curves)')
+  .argument('<config>', 'small | medium | large')
+  .option('--out <dir>', 'results folder (default results/<config>)')
+  .option('--checkpoint <file>', 'the run\'s checkpoint (default runs/reproduce-<config>.safetensors)')
+  .option('--resume', 'continue the run in --checkpoint')
+  .option('--max-steps <n>', 'stop this session at step n of the run')
+  .option('--time-budget <minutes>', 'stop this session after this many minutes')
+  .option('--checkpoint-every <minutes>', 'checkpoint interval (default 10)')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .action((name: string, flags: ReproduceFlags) => run(() => reproduceCommand(name, flags)));
 
 await program.parseAsync(process.argv);

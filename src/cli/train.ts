@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadResumePoint } from '../train/load.js';
-import { trainModel, type ResumePoint } from '../train/trainer.js';
+import { trainModel, type ResumePoint, type TrainingState } from '../train/trainer.js';
 import { parseBackend, parseNonNegativeInt, parsePositive, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
 
 export interface TrainCommandFlags extends TrainFlags {
@@ -63,7 +63,14 @@ export function corpusSource(
   return flags.data !== undefined ? { dir: resolve(flags.data) } : fallback;
 }
 
-export async function trainCommand(flags: TrainCommandFlags): Promise<void> {
+/** What a command built on `train` (such as `reproduce`) adds: a hook run whenever progress is saved. */
+export interface TrainHooks {
+  onProgressSaved?(state: TrainingState, config: TrainConfig, backend: string): void | Promise<void>;
+  /** The command to show in "resume with: ..." lines. */
+  resumeCommand?: string;
+}
+
+export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks = {}): Promise<void> {
   let config: TrainConfig;
   let resume: ResumePoint | null = null;
   let source: CorpusSource;
@@ -153,12 +160,13 @@ export async function trainCommand(flags: TrainCommandFlags): Promise<void> {
           + `${m.complete ? '' : ', partial epoch'})`);
       },
       onMessage: (line) => { bar.stop(); console.log(line); },
+      onProgressSaved: (state) => hooks.onProgressSaved?.(state, config, backend.name),
     },
   });
   bar.stop();
   process.off('SIGINT', onSigint);
   if (result.stopReason === 'interrupted') {
-    console.log(`interrupted at step ${result.state.step}: saved ${savePath}; resume with: rlstm train --resume ${savePath}`);
+    console.log(`interrupted at step ${result.state.step}: saved ${savePath}; resume with: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
     process.exitCode = 130;
     return;
   }
@@ -169,7 +177,7 @@ export async function trainCommand(flags: TrainCommandFlags): Promise<void> {
   }
   const last = partial ?? epochs.at(-1);
   if (last !== undefined) console.log(`validation perplexity ${last.validPerplexity.toFixed(2)}`);
-  if (!result.state.finished) console.log(`to continue this run: rlstm train --resume ${savePath}`);
+  if (!result.state.finished) console.log(`to continue this run: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
   console.log(`log: ${logPath}  checkpoint: ${savePath}  (${result.wallSeconds.toFixed(0)} s)`);
 }
 

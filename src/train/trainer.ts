@@ -41,6 +41,8 @@ export interface TrainCallbacks {
   onEpochEnd?(metrics: EpochMetrics): void;
   /** Informational lines (early stopping, budget reached, files written). */
   onMessage?(line: string): void;
+  /** After each epoch's checkpoint and once at the end of the session, with the state saved. */
+  onProgressSaved?(state: TrainingState): void | Promise<void>;
 }
 
 export type StopReason = 'completed' | 'max-steps' | 'time-budget' | 'early-stopping' | 'interrupted';
@@ -210,6 +212,8 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
 
   if (state.finished) {
     say(`the run in ${run.resume?.from} is already complete (${state.stopReason}); nothing to do`);
+    writeLog();
+    await run.callbacks?.onProgressSaved?.(state);
     return result(state.stopReason ?? 'completed');
   }
   if (config.maxSteps === 0 && state.step === 0) {
@@ -296,12 +300,14 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     state.epoch++; state.window = 0;
     save();
     writeLog();
+    await run.callbacks?.onProgressSaved?.(state);
   }
 
   if (stopReason === 'interrupted') {
     state.stopReason = 'interrupted';
     save();
     writeLog();
+    await run.callbacks?.onProgressSaved?.(state);
     return result('interrupted');
   }
   if (stopReason === 'max-steps') say(`stopped after ${state.step} steps (--max-steps)`);
@@ -322,5 +328,6 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   }
   if (run.savePath !== null) say(`saved ${run.savePath}`);
   writeLog();
+  await run.callbacks?.onProgressSaved?.(state);
   return result(stopReason);
 }
