@@ -59,9 +59,12 @@ export interface ReproduceSummary {
   wallSeconds: number; //            training and evaluation time over all sessions
   tokensPerSecond: number | null; // training tokens per second, over the completed epochs
   backend: string;
-  gitCommit: string | null; //       the commit this summary was written with
+  gitCommit: string | null; //       the commit of the code that wrote this summary (its last session)
   paper: { valid: number; test: number; tfValid: number; tfTest: number } | null;
 }
+
+/** The commit of the code in this process, read once when the command starts. */
+let runningCommit: string | null = null;
 
 export function summarize(state: TrainingState, config: TrainConfig, backend: string): ReproduceSummary {
   const last = state.epochs.at(-1);
@@ -78,7 +81,7 @@ export function summarize(state: TrainingState, config: TrainConfig, backend: st
     wallSeconds: state.trainSeconds,
     tokensPerSecond: seconds > 0 ? tokens / seconds : null,
     backend,
-    gitCommit: gitCommit(),
+    gitCommit: runningCommit,
     paper: PAPER_RESULTS[config.name] ?? null,
   };
 }
@@ -118,6 +121,7 @@ export async function reproduceCommand(name: string, flags: ReproduceFlags): Pro
   }
   mkdirSync(out, { recursive: true });
   mkdirSync(dirname(checkpoint), { recursive: true });
+  runningCommit = gitCommit();
   const session = {
     backend: flags.backend, log: join(out, 'log.json'), maxSteps: flags.maxSteps, timeBudget: flags.timeBudget,
     checkpointEvery: flags.checkpointEvery ?? '10',
