@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import { evalCommand, type EvalCommandFlags } from './eval.js';
 import { generateCommand, type GenerateCommandFlags } from './generate.js';
 import { reproduceCommand, type ReproduceFlags } from './reproduce.js';
+import { benchCommand, type BenchFlags } from './bench.js';
 import { trainCommand, type TrainCommandFlags } from './train.js';
 
 /** The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. */
@@ -95,5 +96,14 @@ program.command('reproduce')
   .option('--checkpoint-every <minutes>', 'checkpoint interval (default 10)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .action((name: string, flags: ReproduceFlags) => run(() => reproduceCommand(name, flags)));
+
+program.command('bench')
+  .description('training and evaluation speed against the GEMM roofline, peak memory, and a step\'s time breakdown')
+  .option('--config <name>', 'small | medium | large | quick', 'small')
+  .option('--steps <n>', 'training steps to time (default: 40 small, 15 medium, 5 large)')
+  .option('--data <dir>', 'corpus folder (default: the bundled PTB)')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .option('--json', 'print one JSON line')
+  .action((flags: BenchFlags) => run(() => benchCommand(flags)));
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,179 @@
+import type { Backend } from '../kernels/backend.js';
+import { batchify, fillWindow, windowCount, type Corpus } from '../data/corpus.js';
+import type { TrainConfig } from '../model/configs.js';
+import { carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions } from '../model/lm.js';
+import { createModel, initializeParameters } from '../model/params.js';
+import { embeddingBackward, embeddingForward } from '../nn/embedding.js';
+import { clipScale, gradientNorm, sgdStep, zeroGradients } from '../train/sgd.js';
+import { createRng } from '../util/rng.js';
+
+/**
+ * The performance benchmark behind `rlstm bench`, measured in one process so that ratios are meaningful
+ * on a noisy machine: the GEMM speed on the configuration's own batched shapes (the roofline), training
+ * and evaluation tokens/s, their ratio to the roofline, peak memory, and where a training step's time goes.
+ */
+
+export interface BenchResult {
+  config: string;
+  backend: string;
+  steps: number;
+  flopsPerToken: number; //            6 · (Σ_layers 4H(in+H) + H·V)   (SPEC.md)
+  gemmGflops: number; //               FLOP-weighted speed of the batched GEMM shapes of one training step
+  recurrentGemmGflops: number; //      the per-step recurrent products (B rows only), for information
+  rooflineTokensPerSecond: number; //  gemmGflops / flopsPerToken
+  tokensPerSecond: number; //          training
+  rooflineFraction: number; //         tokensPerSecond / rooflineTokensPerSecond
+  evalTokensPerSecond: number;
+  peakRssMb: number;
+  breakdown: Record<'gemm' | 'lstmElementwise' | 'softmaxCrossEntropy' | 'embedding' | 'optimizer' | 'other', number>; // fractions of a step
+  gemmShapes: { name: string; M: number; N: number; K: number; gflops: number }[];
+}
+
+export function flopsPerToken(config: TrainConfig, vocabSize: number): number {
+  const H = config.hidden;
+  let lstm = 0;
+  for (let l = 0; l < config.layers; l++) lstm += 4 * H * (H + H);
+  return 6 * (lstm + H * vocabSize);
+}
+
+interface Shape { name: string; transA: boolean; transB: boolean; M: number; N: number; K: number; count: number }
+
+/** Seconds per call of one GEMM shape, the best of a few timed rounds. */
+function timeGemm(backend: Backend, s: Shape, minSeconds: number): number {
+  const A = new Float32Array(s.M * s.K).fill(0.01), B = new Float32Array(s.K * s.N).fill(0.01), C = new Float32Array(s.M * s.N);
+  const lda = s.transA ? s.M : s.K, ldb = s.transB ? s.K : s.N;
+  const call = (): void => backend.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, lda, B, ldb, 0, C, s.N);
+  call(); call();
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    let calls = 0;
+    const start = performance.now();
+    do { call(); calls++; } while (performance.now() - start < (minSeconds * 1000) / 3);
+    best = Math.min(best, (performance.now() - start) / 1000 / calls);
+  }
+  return best;
+}
+
+/** Wraps a backend so that the time spent in each kind of kernel is added up. */
+function timedBackend(backend: Backend, timers: { gemm: number; lstmElementwise: number; softmaxCrossEntropy: number }): Backend {
+  const timed = <A extends unknown[], R>(fn: (...args: A) => R, key: keyof typeof timers) => (...args: A): R => {
+    const start = performance.now();
+    const r = fn(...args);
+    timers[key] += performance.now() - start;
+    return r;
+  };
+  return {
+    name: backend.name,
+    gemm: timed(backend.gemm.bind(backend), 'gemm'),
+    lstmGatesForward: timed(backend.lstmGatesForward, 'lstmElementwise'),
+    lstmGatesBackward: timed(backend.lstmGatesBackward, 'lstmElementwise'),
+    softmaxCrossEntropy: timed(backend.softmaxCrossEntropy, 'softmaxCrossEntropy'),
+  };
+}
+
+export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, steps: number): BenchResult {
+  const V = corpus.vocab.words.length, H = config.hidden, B = config.batchSize, T = config.bptt, N = T * B, L = config.layers;
+  const flops = flopsPerToken(config, V);
+
+  // 1. The roofline: the batched products of one training step, each timed on its own.
+  const batched: Shape[] = [
+    { name: 'input projections x·W_ihᵀ (all steps)', transA: false, transB: true, M: N, N: 4 * H, K: H, count: L },
+    { name: 'input gradient dz·W_ih', transA: false, transB: false, M: N, N: H, K: 4 * H, count: L },
+    { name: 'weight gradients dzᵀ·x, dzᵀ·h', transA: true, transB: false, M: 4 * H, N: H, K: N, count: 2 * L },
+    { name: 'logits x·W_outᵀ', transA: false, transB: true, M: N, N: V, K: H, count: 1 },
+    { name: 'decoder input gradient dlogits·W_out', transA: false, transB: false, M: N, N: H, K: V, count: 1 },
+    { name: 'decoder weight gradient dlogitsᵀ·x', transA: true, transB: false, M: V, N: H, K: N, count: 1 },
+  ];
+  const recurrent: Shape[] = [
+    { name: 'recurrent h·W_hhᵀ (per step)', transA: false, transB: true, M: B, N: 4 * H, K: H, count: L * T },
+    { name: 'recurrent gradient dz·W_hh (per step)', transA: false, transB: false, M: B, N: H, K: 4 * H, count: L * T },
+  ];
+  const gemmShapes: BenchResult['gemmShapes'] = [];
+  const weighted = (shapes: Shape[]): number => {
+    let totalFlops = 0, totalSeconds = 0;
+    for (const s of shapes) {
+      const seconds = timeGemm(backend, s, 0.6);
+      const f = 2 * s.M * s.N * s.K;
+      gemmShapes.push({ name: s.name, M: s.M, N: s.N, K: s.K, gflops: f / seconds / 1e9 });
+      totalFlops += f * s.count; totalSeconds += seconds * s.count;
+    }
+    return totalFlops / totalSeconds / 1e9;
+  };
+  const gemmGflops = weighted(batched);
+  const recurrentGemmGflops = weighted(recurrent);
+
+  // 2. Training steps on real windows, with every kernel timed.
+  const rng = createRng(config.seed);
+  const model = createModel({ vocabSize: V, hidden: H, layers: L, layerNorm: config.layerNorm });
+  initializeParameters(model, config.init, rng);
+  const ws = createWorkspace(model, T, B, config.placement);
+  const data = batchify(corpus.train, B);
+  const windows = windowCount(data, T);
+  const timers = { gemm: 0, lstmElementwise: 0, softmaxCrossEntropy: 0 };
+  const timed = timedBackend(backend, timers);
+  const options: ForwardOptions = { train: true, placement: config.placement, keepProb: config.keepProb, rng };
+  let optimizerMs = 0;
+  const step = (k: number, b: Backend): number => {
+    const len = fillWindow(data, k % windows, T, ws.tokens, ws.targets);
+    let t = performance.now();
+    zeroGradients(model);
+    optimizerMs += performance.now() - t;
+    modelForward(b, model, ws, len, options);
+    modelBackward(b, model, ws, len, options);
+    t = performance.now();
+    sgdStep(model, 1, config.weightDecay, clipScale(gradientNorm(model.grads), config.clip));
+    optimizerMs += performance.now() - t;
+    carryState(ws, len, H);
+    return len * B;
+  };
+  resetState(ws);
+  for (let k = 0; k < 2; k++) step(k, backend); // warm-up (compilation, first-touch of buffers)
+  // plain timing first (no wrapper overhead), then the same number of steps with the breakdown timers
+  let tokens = 0;
+  let start = performance.now();
+  for (let k = 0; k < steps; k++) tokens += step(2 + k, backend);
+  const trainSeconds = (performance.now() - start) / 1000;
+  timers.gemm = 0; timers.lstmElementwise = 0; timers.softmaxCrossEntropy = 0; optimizerMs = 0;
+  start = performance.now();
+  for (let k = 0; k < steps; k++) step(2 + steps + k, timed);
+  const timedMs = performance.now() - start;
+
+  // the embedding's forward and backward on the same shapes (its loops are not backend calls)
+  const embedded = new Float32Array(N * H);
+  start = performance.now();
+  for (let k = 0; k < steps; k++) {
+    embeddingForward(embedded, ws.tokens, model.encoder.weight, N, H);
+    embeddingBackward(model.encoder.dweight, embedded, ws.tokens, N, H);
+  }
+  const embeddingMs = performance.now() - start;
+
+  // 3. Evaluation: forward only, dropout off.
+  const evalWs = createWorkspace(model, T, B, 'none');
+  resetState(evalWs);
+  let evalTokens = 0;
+  start = performance.now();
+  for (let k = 0; k < steps; k++) {
+    const len = fillWindow(data, k % windows, T, evalWs.tokens, evalWs.targets);
+    modelForward(backend, model, evalWs, len, { train: false, placement: 'none', keepProb: 1, rng: null });
+    carryState(evalWs, len, H);
+    evalTokens += len * B;
+  }
+  const evalSeconds = (performance.now() - start) / 1000;
+
+  const tokensPerSecond = tokens / trainSeconds;
+  const rooflineTokensPerSecond = (gemmGflops * 1e9) / flops;
+  const fraction = (ms: number): number => ms / timedMs;
+  const known = timers.gemm + timers.lstmElementwise + timers.softmaxCrossEntropy + embeddingMs + optimizerMs;
+  return {
+    config: config.name, backend: backend.name, steps, flopsPerToken: flops, gemmGflops, recurrentGemmGflops,
+    rooflineTokensPerSecond, tokensPerSecond, rooflineFraction: tokensPerSecond / rooflineTokensPerSecond,
+    evalTokensPerSecond: evalTokens / evalSeconds,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    breakdown: {
+      gemm: fraction(timers.gemm), lstmElementwise: fraction(timers.lstmElementwise),
+      softmaxCrossEntropy: fraction(timers.softmaxCrossEntropy), embedding: fraction(embeddingMs),
+      optimizer: fraction(optimizerMs), other: Math.max(0, fraction(timedMs - known)),
+    },
+    gemmShapes,
+  };
+}

@@ -1,0 +1,45 @@
+import { loadCorpus } from '../data/corpus.js';
+import { UserError } from '../errors.js';
+import { selectBackend } from '../kernels/select.js';
+import { CONFIGS } from '../model/configs.js';
+import { runBench } from '../bench/bench.js';
+import { parseBackend, parsePositiveInt } from './options.js';
+import { DEFAULT_DATA } from './train.js';
+
+export interface BenchFlags {
+  config: string;
+  steps?: string;
+  backend: string;
+  data?: string;
+  json?: boolean;
+}
+
+/** Default number of timed steps: enough for a stable figure, about half a minute per configuration with BLAS. */
+const DEFAULT_STEPS: Record<string, number> = { quick: 40, small: 40, medium: 15, large: 5 };
+
+export async function benchCommand(flags: BenchFlags): Promise<void> {
+  const config = CONFIGS[flags.config];
+  if (config === undefined) {
+    throw new UserError(`--config ${flags.config}: unknown configuration; use one of ${Object.keys(CONFIGS).join(', ')}`);
+  }
+  const steps = flags.steps === undefined ? DEFAULT_STEPS[flags.config] : parsePositiveInt('--steps', flags.steps);
+  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+  const corpus = loadCorpus(flags.data ?? DEFAULT_DATA);
+  const r = runBench(backend, corpus, config, steps);
+  if (flags.json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  console.log(`rlstm bench: config ${r.config}, backend ${r.backend}, ${r.steps} training steps`);
+  console.log(`  GEMM on this configuration's batched shapes   ${r.gemmGflops.toFixed(1)} GFLOP/s (the roofline)`);
+  for (const s of r.gemmShapes) console.log(`    ${s.name.padEnd(42)} ${`${s.M}×${s.N}×${s.K}`.padStart(16)}  ${s.gflops.toFixed(1)} GFLOP/s`);
+  console.log(`  per-step recurrent products                    ${r.recurrentGemmGflops.toFixed(1)} GFLOP/s`);
+  console.log(`  FLOPs per trained token                        ${(r.flopsPerToken / 1e6).toFixed(1)} M`);
+  console.log(`  roofline                                       ${r.rooflineTokensPerSecond.toFixed(0)} tokens/s`);
+  console.log(`  training                                       ${r.tokensPerSecond.toFixed(0)} tokens/s  (${pct(r.rooflineFraction)} of the roofline)`);
+  console.log(`  evaluation                                     ${r.evalTokensPerSecond.toFixed(0)} tokens/s`);
+  console.log(`  peak memory (RSS)                              ${r.peakRssMb.toFixed(0)} MB`);
+  console.log('  where a training step\'s time goes:');
+  for (const [k, v] of Object.entries(r.breakdown)) console.log(`    ${k.padEnd(22)} ${pct(v)}`);
+}
