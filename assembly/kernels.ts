@@ -116,27 +116,54 @@ export function softmaxCrossEntropy(logits: usize, targets: usize, N: i32, V: i3
  * One LSTM step after the matrix products, without layer norm (src/kernels/pointwise.ts has the contract):
  *   z (B,4H) pre-activations → activated gates i f g o, in place
  *   c = f ⊙ cPrev + i ⊙ g;  tanhC = tanh(c);  h = o ⊙ tanhC          (cPrev, c, tanhC, h: (B,H))
- * H must be a multiple of 4 (the wrapper falls back to TypeScript otherwise).
+ * Four units at a time; when H is not a multiple of 4 the last units of a row go one by one through the
+ * same lane arithmetic (a broadcast value, lane 0 kept), so every unit gets the same rounding.
  */
 export function lstmGatesForward(z: usize, cPrev: usize, c: usize, tanhC: usize, h: usize, B: i32, H: i32): void {
   const rowBytes = <usize>H * 4;
+  const vectorBytes = <usize>(H & ~3) * 4;
   for (let b = 0; b < B; b++) {
     const zr = z + <usize>b * rowBytes * 4;
     const r = <usize>b * rowBytes;
-    for (let j: usize = 0; j < rowBytes; j += 16) {
-      const i = sigmoidLanes(v128.load(zr + j));
-      const f = sigmoidLanes(v128.load(zr + rowBytes + j));
-      const g = tanhLanes(v128.load(zr + 2 * rowBytes + j));
-      const o = sigmoidLanes(v128.load(zr + 3 * rowBytes + j));
-      v128.store(zr + j, i);
-      v128.store(zr + rowBytes + j, f);
-      v128.store(zr + 2 * rowBytes + j, g);
-      v128.store(zr + 3 * rowBytes + j, o);
-      const cNew = f32x4.add(f32x4.mul(f, v128.load(cPrev + r + j)), f32x4.mul(i, g));
-      const tc = tanhLanes(cNew);
-      v128.store(c + r + j, cNew);
-      v128.store(tanhC + r + j, tc);
-      v128.store(h + r + j, f32x4.mul(o, tc));
+    for (let j: usize = 0; j < vectorBytes; j += 16) {
+      cellLanes(zr + j, rowBytes, cPrev + r + j, c + r + j, tanhC + r + j, h + r + j, false);
     }
+    for (let j: usize = vectorBytes; j < rowBytes; j += 4) {
+      cellLanes(zr + j, rowBytes, cPrev + r + j, c + r + j, tanhC + r + j, h + r + j, true);
+    }
+  }
+}
+
+// The cell arithmetic for 4 consecutive units (or, with single = true, for one unit in lane 0).
+// @ts-ignore: decorator
+@inline function cellLanes(zp: usize, gateBytes: usize, cPrevP: usize, cP: usize, tanhCP: usize, hP: usize, single: bool): void {
+  const zi = single ? f32x4.splat(load<f32>(zp)) : v128.load(zp);
+  const zf = single ? f32x4.splat(load<f32>(zp + gateBytes)) : v128.load(zp + gateBytes);
+  const zg = single ? f32x4.splat(load<f32>(zp + 2 * gateBytes)) : v128.load(zp + 2 * gateBytes);
+  const zo = single ? f32x4.splat(load<f32>(zp + 3 * gateBytes)) : v128.load(zp + 3 * gateBytes);
+  const cPrev = single ? f32x4.splat(load<f32>(cPrevP)) : v128.load(cPrevP);
+  const i = sigmoidLanes(zi);
+  const f = sigmoidLanes(zf);
+  const g = tanhLanes(zg);
+  const o = sigmoidLanes(zo);
+  const cNew = f32x4.add(f32x4.mul(f, cPrev), f32x4.mul(i, g));
+  const tc = tanhLanes(cNew);
+  const hNew = f32x4.mul(o, tc);
+  if (single) {
+    store<f32>(zp, f32x4.extract_lane(i, 0));
+    store<f32>(zp + gateBytes, f32x4.extract_lane(f, 0));
+    store<f32>(zp + 2 * gateBytes, f32x4.extract_lane(g, 0));
+    store<f32>(zp + 3 * gateBytes, f32x4.extract_lane(o, 0));
+    store<f32>(cP, f32x4.extract_lane(cNew, 0));
+    store<f32>(tanhCP, f32x4.extract_lane(tc, 0));
+    store<f32>(hP, f32x4.extract_lane(hNew, 0));
+  } else {
+    v128.store(zp, i);
+    v128.store(zp + gateBytes, f);
+    v128.store(zp + 2 * gateBytes, g);
+    v128.store(zp + 3 * gateBytes, o);
+    v128.store(cP, cNew);
+    v128.store(tanhCP, tc);
+    v128.store(hP, hNew);
   }
 }

@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import { loadCorpus } from '../src/data/corpus.js';
 import { jsBackend } from '../src/kernels/js.js';
 import { CONFIGS, learningRateForEpoch } from '../src/model/configs.js';
-import { createModel, initializeParameters } from '../src/model/params.js';
+import { createModel, initializeParameters, markUsedRows } from '../src/model/params.js';
 import { createEarlyStopping, earlyStoppingUpdate, restoreBest } from '../src/train/early-stopping.js';
 import { evaluate } from '../src/train/evaluate.js';
-import { clipGradients, clipScale, gradientNorm, sgdStep, weightDecayPenalty } from '../src/train/sgd.js';
+import { clipGradients, clipScale, gradientNorm, modelGradientNorm, sgdStep, weightDecayPenalty, zeroGradients } from '../src/train/sgd.js';
 import { trainModel } from '../src/train/trainer.js';
 import { createRng } from '../src/util/rng.js';
+import { createWorkspace, modelBackward, modelForward } from '../src/model/lm.js';
 import { tempDir } from './helpers.js';
 
 test('learning-rate schedule: constant for max_epoch epochs, then multiplied by decay each epoch', () => {
@@ -57,7 +58,8 @@ test('SGD with weight decay shrinks weight matrices only, never biases', () => {
       assert.ok(Math.abs(model.params[k] - expected) < 1e-7, `${t.name}[${k - t.offset}]`);
     }
   }
-  // the plain step with a clipping factor: w −= lr · s · g
+  // the plain step with a clipping factor: w −= lr · s · g (every embedding row marked as used)
+  markUsedRows(model.encoder.usedRows, Int32Array.from({ length: 6 }, (_, k) => k), 6);
   model.grads.fill(2);
   const p = model.params.slice();
   sgdStep(model, 0.5, 0, 0.25);
@@ -104,4 +106,31 @@ test('training with patience reports the best epoch and scores test with the res
   // the model returned holds the best epoch's weights: its validation perplexity is the best one
   const again = evaluate(jsBackend, result.model, corpus.valid, 4, 10);
   assert.ok(Math.abs(again.perplexity - best) < 1e-9 * best, `restored ${again.perplexity} vs best ${best}`);
+});
+
+test('the sparse embedding update equals the dense one: norm, step and zeroing skip only zero rows', () => {
+  const V = 50, H = 6, T = 4, B = 3;
+  const model = createModel({ vocabSize: V, hidden: H, layers: 2, layerNorm: false });
+  initializeParameters(model, 0.3, createRng(5));
+  const ws = createWorkspace(model, T, B, 'zaremba');
+  const rng = createRng(6);
+  for (let round = 0; round < 3; round++) {
+    for (let k = 0; k < T * B; k++) { ws.tokens[k] = (7 * k + 3 * round) % 20; ws.targets[k] = (5 * k + round) % V; }
+    zeroGradients(model);
+    const options = { train: true, placement: 'zaremba' as const, keepProb: 0.8, rng };
+    modelForward(jsBackend, model, ws, T, options);
+    modelBackward(jsBackend, model, ws, T, options);
+    const used = new Set(Array.from(ws.tokens));
+    assert.equal(model.encoder.usedRows.count, used.size);
+    // rows outside the batch hold zero gradient (the previous rounds' rows were cleared)
+    for (let v = 0; v < V; v++) {
+      const row = model.encoder.dweight.subarray(v * H, (v + 1) * H);
+      if (!used.has(v)) assert.ok(row.every((g) => g === 0), `row ${v} should be zero`);
+    }
+    assert.ok(Math.abs(modelGradientNorm(model) - gradientNorm(model.grads)) < 1e-9 * gradientNorm(model.grads));
+    const dense = model.params.slice();
+    for (let k = 0; k < dense.length; k++) dense[k] -= 0.7 * 0.5 * model.grads[k];
+    sgdStep(model, 0.7, 0, 0.5);
+    assert.deepEqual(model.params, dense);
+  }
 });

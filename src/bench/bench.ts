@@ -4,7 +4,7 @@ import type { TrainConfig } from '../model/configs.js';
 import { carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions } from '../model/lm.js';
 import { createModel, initializeParameters } from '../model/params.js';
 import { embeddingBackward, embeddingForward } from '../nn/embedding.js';
-import { clipScale, gradientNorm, sgdStep, zeroGradients } from '../train/sgd.js';
+import { clipScale, modelGradientNorm, sgdStep, zeroGradients } from '../train/sgd.js';
 import { createRng } from '../util/rng.js';
 
 /**
@@ -121,7 +121,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     modelForward(b, model, ws, len, options);
     modelBackward(b, model, ws, len, options);
     t = performance.now();
-    sgdStep(model, 1, config.weightDecay, clipScale(gradientNorm(model.grads), config.clip));
+    sgdStep(model, 1, config.weightDecay, clipScale(modelGradientNorm(model), config.clip));
     optimizerMs += performance.now() - t;
     carryState(ws, len, H);
     return len * B;

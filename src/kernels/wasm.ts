@@ -69,7 +69,7 @@ function makeKernels(k: KernelExports): WasmKernels {
       return nll;
     },
     lstmGatesForward(z, cPrev, c, tanhC, h, B, H, normalizeCell, cAct) {
-      if (normalizeCell !== null || H % 4 !== 0) {
+      if (normalizeCell !== null) {
         lstmGatesForwardTs(z, cPrev, c, tanhC, h, B, H, normalizeCell, cAct);
         return;
       }

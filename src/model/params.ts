@@ -33,9 +33,26 @@ export interface Model {
   params: Float32Array; // every parameter, flat
   grads: Float32Array; //  the gradients, same layout
   tensors: TensorSpec[];
-  encoder: { weight: Float32Array; dweight: Float32Array }; // (V,H)
+  encoder: { weight: Float32Array; dweight: Float32Array; usedRows: UsedRows }; // (V,H)
   layers: { w: LstmWeights; g: LstmWeights }[];
   decoder: { weight: Float32Array; bias: Float32Array; dweight: Float32Array; dbias: Float32Array }; // (V,H), (V)
+}
+
+/**
+ * The rows of the embedding table a batch used. Only those rows of its gradient can be non-zero, so
+ * zeroing, the gradient norm and the SGD step skip the others (PTB: a few hundred of 10,000 rows).
+ */
+export interface UsedRows {
+  isUsed: Uint8Array; // (V) 1 for a listed row
+  list: Int32Array; //   (V) the used rows, first `count` entries
+  count: number;
+}
+
+export function markUsedRows(used: UsedRows, tokens: Int32Array, N: number): void {
+  for (let n = 0; n < N; n++) {
+    const row = tokens[n];
+    if (used.isUsed[row] === 0) { used.isUsed[row] = 1; used.list[used.count++] = row; }
+  }
 }
 
 /** The tensors of the model in checkpoint order, with their offsets in the flat buffer. */
@@ -93,7 +110,10 @@ export function createModel(config: ArchitectureConfig): Model {
   for (let l = 0; l < config.layers; l++) layers.push({ w: lstmViews(params, l), g: lstmViews(grads, l) });
   return {
     config, params, grads, tensors,
-    encoder: { weight: view(params, 'encoder.weight'), dweight: view(grads, 'encoder.weight') },
+    encoder: {
+      weight: view(params, 'encoder.weight'), dweight: view(grads, 'encoder.weight'),
+      usedRows: { isUsed: new Uint8Array(config.vocabSize), list: new Int32Array(config.vocabSize), count: 0 },
+    },
     layers,
     decoder: {
       weight: view(params, 'decoder.weight'), bias: view(params, 'decoder.bias'),

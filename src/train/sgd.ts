@@ -1,21 +1,52 @@
-import type { Model } from '../model/params.js';
+import type { Model, TensorSpec } from '../model/params.js';
 
-/** One loop over the flat gradient buffer each: zero, norm, clip; and the SGD update over both buffers. */
+/**
+ * Zeroing, the gradient norm and the SGD step: each one loop over the flat buffers, except that the
+ * embedding table's gradient is visited only in the rows the last batch used (the other rows are zero;
+ * skipping them changes no result, only the time).
+ */
+
+/** Calls fn(start, end, tensor) for every range of the flat buffers that can hold a non-zero gradient. */
+function forEachGradientRange(model: Model, fn: (start: number, end: number, tensor: TensorSpec) => void): void {
+  const { usedRows } = model.encoder;
+  for (const t of model.tensors) {
+    if (t.name !== 'encoder.weight') { fn(t.offset, t.offset + t.size, t); continue; }
+    const C = t.shape[1];
+    for (let k = 0; k < usedRows.count; k++) {
+      const start = t.offset + usedRows.list[k] * C;
+      fn(start, start + C, t);
+    }
+  }
+}
 
 export function zeroGradients(model: Model): void {
-  model.grads.fill(0);
+  forEachGradientRange(model, (start, end) => model.grads.fill(0, start, end));
+  const { usedRows } = model.encoder;
+  for (let k = 0; k < usedRows.count; k++) usedRows.isUsed[usedRows.list[k]] = 0;
+  usedRows.count = 0;
 }
 
 /** The global L2 norm of all gradients, √(Σ g²). */
+export function modelGradientNorm(model: Model): number {
+  let sum = 0;
+  forEachGradientRange(model, (start, end) => { sum += sumOfSquares(model.grads, start, end); });
+  return Math.sqrt(sum);
+}
+
+/** The L2 norm of a whole buffer. */
 export function gradientNorm(grads: Float32Array): number {
+  return Math.sqrt(sumOfSquares(grads, 0, grads.length));
+}
+
+function sumOfSquares(x: Float32Array, start: number, end: number): number {
   // four running sums, so that consecutive additions do not wait on each other
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;
-  for (; k + 3 < grads.length; k += 4) {
-    s0 += grads[k] * grads[k]; s1 += grads[k + 1] * grads[k + 1];
-    s2 += grads[k + 2] * grads[k + 2]; s3 += grads[k + 3] * grads[k + 3];
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = start;
+  for (; k + 3 < end; k += 4) {
+    s0 += x[k] * x[k]; s1 += x[k + 1] * x[k + 1];
+    s2 += x[k + 2] * x[k + 2]; s3 += x[k + 3] * x[k + 3];
   }
-  for (; k < grads.length; k++) s0 += grads[k] * grads[k];
-  return Math.sqrt(s0 + s1 + s2 + s3);
+  for (; k < end; k++) s0 += x[k] * x[k];
+  return s0 + s1 + s2 + s3;
 }
 
 /**
@@ -42,11 +73,15 @@ export function clipGradients(grads: Float32Array, maxNorm: number): number {
 export function sgdStep(model: Model, lr: number, weightDecay: number, gradScale = 1): void {
   const { params, grads } = model;
   const step = lr * gradScale;
+  const plain = (start: number, end: number): void => {
+    for (let k = start; k < end; k++) params[k] -= step * grads[k];
+  };
+  if (weightDecay === 0) { forEachGradientRange(model, plain); return; }
+  // with weight decay every weight changes, used or not: all of every tensor
   for (const t of model.tensors) {
-    const decay = t.kind === 'weight' ? weightDecay : 0;
     const end = t.offset + t.size;
-    if (decay === 0) for (let k = t.offset; k < end; k++) params[k] -= step * grads[k];
-    else for (let k = t.offset; k < end; k++) params[k] -= step * grads[k] + lr * decay * params[k];
+    if (t.kind !== 'weight') { plain(t.offset, end); continue; }
+    for (let k = t.offset; k < end; k++) params[k] -= step * grads[k] + lr * weightDecay * params[k];
   }
 }
 

@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { createEarlyStopping, earlyStoppingUpdate, restoreBest, type EarlyStopping } from './early-stopping.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import { clipScale, gradientNorm, sgdStep, zeroGradients } from './sgd.js';
+import { clipScale, modelGradientNorm, sgdStep, zeroGradients } from './sgd.js';
 
 export interface EpochMetrics {
   epoch: number; //          1-based
@@ -254,7 +254,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
           + 'lower --lr or --clip and train again');
       }
       modelBackward(backend, model, ws, T, options);
-      const gradNorm = gradientNorm(model.grads);
+      const gradNorm = modelGradientNorm(model);
       sgdStep(model, lr, config.weightDecay, clipScale(gradNorm, config.clip)); // clip, then step
       carryState(ws, T, config.hidden);
       state.window++; state.step++; state.epochSteps++;
