@@ -54,9 +54,9 @@ export async function learningCurvesSvg(
             mark: { type: 'line', point: true },
             encoding: {
               x: epochAxis,
-              y: { field: 'perplexity', type: 'quantitative', title: 'perplexity (log scale)', scale: { type: 'log', domain } },
+              y: { field: 'perplexity', type: 'quantitative', title: 'perplexity (log scale)', scale: { type: 'log', domain, nice: false } },
               color,
-              ...(several ? { strokeDash: { field: 'split', type: 'nominal', title: null } } : {}),
+              ...(several ? { strokeDash: { field: 'split', type: 'nominal', title: null, legend: { symbolType: 'stroke' } } } : {}),
               detail: { field: 'run' },
             },
           },
@@ -66,15 +66,16 @@ export async function learningCurvesSvg(
               mark: { type: 'rule' as const, strokeDash: [2, 3], color: '#777' },
               encoding: { y: { field: 'value', type: 'quantitative' as const } },
             },
-            {
-              data: { values: references },
-              mark: { type: 'text' as const, align: 'right' as const, dy: -5, color: '#555', fontSize: 10 },
+            // labels alternate above and below their line, so that close values stay readable
+            ...references.map((r, k) => ({
+              data: { values: [r] },
+              mark: { type: 'text' as const, align: 'right' as const, dy: k % 2 === 0 ? -5 : 11, color: '#555', fontSize: 10 },
               encoding: {
                 y: { field: 'value', type: 'quantitative' as const },
                 x: { value: 515 },
                 text: { field: 'label', type: 'nominal' as const },
               },
-            },
+            })),
           ]),
         ],
       },
