@@ -65,6 +65,8 @@ function timedBackend(backend: Backend, timers: { gemm: number; lstmElementwise:
   return {
     name: backend.name,
     gemm: timed(backend.gemm.bind(backend), 'gemm'),
+    axpy: backend.axpy.bind(backend), // timed with the optimizer
+    dot: backend.dot.bind(backend),
     lstmGatesForward: timed(backend.lstmGatesForward, 'lstmElementwise'),
     lstmGatesBackward: timed(backend.lstmGatesBackward, 'lstmElementwise'),
     softmaxCrossEntropy: timed(backend.softmaxCrossEntropy, 'softmaxCrossEntropy'),
@@ -121,7 +123,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     modelForward(b, model, ws, len, options);
     modelBackward(b, model, ws, len, options);
     t = performance.now();
-    sgdStep(model, 1, config.weightDecay, clipScale(modelGradientNorm(model), config.clip));
+    sgdStep(model, 1, config.weightDecay, clipScale(modelGradientNorm(model, b), config.clip), b);
     optimizerMs += performance.now() - t;
     carryState(ws, len, H);
     return len * B;

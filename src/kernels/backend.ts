@@ -18,6 +18,10 @@ export interface Backend {
     alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
     beta: number, C: Float32Array, ldc: number,
   ): void;
+  /** y[0..n) += alpha · x[0..n)   (the SGD update) */
+  axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
+  /** Σ x[k] · y[k] over [0, n)   (the gradient norm) */
+  dot(n: number, x: Float32Array, y: Float32Array): number;
   lstmGatesForward: typeof import('./pointwise.js').lstmGatesForward;
   lstmGatesBackward: typeof import('./pointwise.js').lstmGatesBackward;
   softmaxCrossEntropy: typeof import('./pointwise.js').softmaxCrossEntropy;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Backend } from './backend.js';
-import { lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
+import { axpy, dot, lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
 import { loadWasmKernels } from './wasm.js';
 
 // CBLAS enums (cblas.h)
@@ -18,6 +18,12 @@ const CANDIDATES: Record<string, string[]> = {
 export const BLAS_INSTALL_HINT = process.platform === 'darwin'
   ? 'Accelerate should be present on macOS; check that koffi installed (npm install)'
   : 'install OpenBLAS (Debian/Ubuntu: sudo apt-get install libopenblas0-pthread)';
+
+type SaxpyFn = (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
+type SdotFn = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => number;
+
+/** Below this length a vector operation stays in TypeScript: the foreign call would cost more than it saves. */
+const BLAS_VECTOR_MIN = 4096;
 
 type SgemmFn = (
   order: number, transA: number, transB: number, M: number, N: number, K: number,
@@ -43,7 +49,9 @@ export function loadBlasBackend(): Backend {
       const lib = koffi.load(name);
       const sgemm = lib.func('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, '
         + 'const float *, int, float, _Inout_ float *, int)') as unknown as SgemmFn;
-      return makeBlasBackend(sgemm, name);
+      const saxpy = lib.func('void cblas_saxpy(int, float, const float *, int, _Inout_ float *, int)') as unknown as SaxpyFn;
+      const sdot = lib.func('float cblas_sdot(int, const float *, int, const float *, int)') as unknown as SdotFn;
+      return makeBlasBackend(sgemm, saxpy, sdot, name);
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
@@ -51,7 +59,7 @@ export function loadBlasBackend(): Backend {
   throw new Error(`no CBLAS library found (${tried.join('; ')})`);
 }
 
-function makeBlasBackend(sgemm: SgemmFn, library: string): Backend & { library: string } {
+function makeBlasBackend(sgemm: SgemmFn, saxpy: SaxpyFn, sdot: SdotFn, library: string): Backend & { library: string } {
   const wasm = loadWasmKernels();
   return {
     name: 'blas',
@@ -60,6 +68,13 @@ function makeBlasBackend(sgemm: SgemmFn, library: string): Backend & { library: 
       if (M === 0 || N === 0) return;
       sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    },
+    axpy(n, alpha, x, y) {
+      if (n < BLAS_VECTOR_MIN) axpy(n, alpha, x, y);
+      else saxpy(n, alpha, x, 1, y, 1);
+    },
+    dot(n, x, y) {
+      return n < BLAS_VECTOR_MIN ? dot(n, x, y) : sdot(n, x, 1, y, 1);
     },
     lstmGatesForward: wasm?.lstmGatesForward ?? lstmGatesForward,
     lstmGatesBackward,

@@ -1,5 +1,5 @@
 import type { Backend } from './backend.js';
-import { lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
+import { axpy, dot, lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
 
 /**
  * C = alpha · op(A) · op(B) + beta · C in plain TypeScript (row-major; see Backend.gemm).
@@ -55,6 +55,8 @@ export function gemmJs(
 export const jsBackend: Backend = {
   name: 'js',
   gemm: gemmJs,
+  axpy,
+  dot,
   lstmGatesForward,
   lstmGatesBackward,
   softmaxCrossEntropy,

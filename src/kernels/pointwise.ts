@@ -1,7 +1,23 @@
 /**
- * Fused elementwise kernels shared by every backend: the LSTM cell and softmax + cross-entropy.
- * Gate order inside a (B, 4H) row is i, f, g, o (PyTorch's nn.LSTM order).
+ * Elementwise kernels shared by every backend: the LSTM cell, softmax + cross-entropy, and the two
+ * vector operations of the optimizer. Gate order inside a (B, 4H) row is i, f, g, o (PyTorch's nn.LSTM order).
  */
+
+/** y += alpha · x over the first n elements. */
+export function axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void {
+  for (let k = 0; k < n; k++) y[k] += alpha * x[k];
+}
+
+/** Σ x·y over the first n elements, in float64 with four running sums (they do not wait on each other). */
+export function dot(n: number, x: Float32Array, y: Float32Array): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;
+  for (; k + 3 < n; k += 4) {
+    s0 += x[k] * y[k]; s1 += x[k + 1] * y[k + 1];
+    s2 += x[k + 2] * y[k + 2]; s3 += x[k + 3] * y[k + 3];
+  }
+  for (; k < n; k++) s0 += x[k] * y[k];
+  return s0 + s1 + s2 + s3;
+}
 
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));

@@ -23,13 +23,16 @@ export function linearBackward(
 ): void {
   backend.gemm(false, false, N, In, Out, 1, dout, Out, weight, In, 0, dinp, In);
   backend.gemm(true, false, Out, In, N, 1, dout, Out, inp, In, 1, dweight, In);
-  addColumnSums(dbias, dout, N, Out);
+  addColumnSums(backend, dbias, dout, N, Out);
 }
 
-/** acc (C) += Σ_n x[n] for x (N,C): the gradient of a bias broadcast over N rows. */
-export function addColumnSums(acc: Float32Array, x: Float32Array, N: number, C: number): void {
-  for (let n = 0; n < N; n++) {
-    const row = n * C;
-    for (let j = 0; j < C; j++) acc[j] += x[row + j];
-  }
+let ones = new Float32Array(0);
+
+/**
+ * acc (C) += Σ_n x[n] for x (N,C): the gradient of a bias broadcast over N rows. Computed as the
+ * product of a row of N ones with x, so that the backend's GEMM does the summing.
+ */
+export function addColumnSums(backend: Backend, acc: Float32Array, x: Float32Array, N: number, C: number): void {
+  if (ones.length < N) ones = new Float32Array(N).fill(1); // grows once, to the largest N
+  backend.gemm(false, false, 1, C, N, 1, ones, N, x, C, 1, acc, C);
 }

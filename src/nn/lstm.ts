@@ -174,8 +174,8 @@ export function lstmBackward(
     // z = LN(W_ih·x; γ_ih, b_ih) + ...   (in place: a.dz becomes the gradient of W_ih·x)
     layerNormBackward(a.dz, g.lnIhGain!, g.biasIh, a.dz, a.ihHat, a.ihRstd, w.lnIhGain!, N, H4);
   } else {
-    addColumnSums(g.biasIh, a.dz, N, H4);
-    addColumnSums(g.biasHh, a.dz, N, H4);
+    addColumnSums(backend, g.biasIh, a.dz, N, H4);
+    addColumnSums(backend, g.biasHh, a.dz, N, H4);
   }
   // z = x · W_ihᵀ:  dW_ih += dzᵀ · x,  dx = dz · W_ih
   backend.gemm(true, false, H4, In, N, 1, a.dz, H4, x, In, 1, g.weightIh, In);

@@ -1,3 +1,5 @@
+import type { Backend } from '../kernels/backend.js';
+import { jsBackend } from '../kernels/js.js';
 import type { Model, TensorSpec } from '../model/params.js';
 
 /**
@@ -27,26 +29,18 @@ export function zeroGradients(model: Model): void {
 }
 
 /** The global L2 norm of all gradients, √(Σ g²). */
-export function modelGradientNorm(model: Model): number {
+export function modelGradientNorm(model: Model, backend: Backend = jsBackend): number {
   let sum = 0;
-  forEachGradientRange(model, (start, end) => { sum += sumOfSquares(model.grads, start, end); });
+  forEachGradientRange(model, (start, end) => {
+    const g = model.grads.subarray(start, end);
+    sum += backend.dot(end - start, g, g);
+  });
   return Math.sqrt(sum);
 }
 
 /** The L2 norm of a whole buffer. */
 export function gradientNorm(grads: Float32Array): number {
-  return Math.sqrt(sumOfSquares(grads, 0, grads.length));
-}
-
-function sumOfSquares(x: Float32Array, start: number, end: number): number {
-  // four running sums, so that consecutive additions do not wait on each other
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = start;
-  for (; k + 3 < end; k += 4) {
-    s0 += x[k] * x[k]; s1 += x[k + 1] * x[k + 1];
-    s2 += x[k + 2] * x[k + 2]; s3 += x[k + 3] * x[k + 3];
-  }
-  for (; k < end; k++) s0 += x[k] * x[k];
-  return s0 + s1 + s2 + s3;
+  return Math.sqrt(jsBackend.dot(grads.length, grads, grads));
 }
 
 /**
@@ -68,13 +62,13 @@ export function clipGradients(grads: Float32Array, maxNorm: number): number {
 /**
  * Plain SGD, w −= lr · (s·g + λ·w), where s is the clipping factor and the weight-decay term λ·w (the
  * gradient of λ/2·||W||²) applies to weight matrices only, never to biases or layer-norm parameters.
- * λ = 0 is the paper's update.
+ * λ = 0 is the paper's update. The backend does the vector arithmetic (BLAS saxpy for long ranges).
  */
-export function sgdStep(model: Model, lr: number, weightDecay: number, gradScale = 1): void {
+export function sgdStep(model: Model, lr: number, weightDecay: number, gradScale = 1, backend: Backend = jsBackend): void {
   const { params, grads } = model;
   const step = lr * gradScale;
   const plain = (start: number, end: number): void => {
-    for (let k = start; k < end; k++) params[k] -= step * grads[k];
+    backend.axpy(end - start, -step, grads.subarray(start, end), params.subarray(start, end));
   };
   if (weightDecay === 0) { forEachGradientRange(model, plain); return; }
   // with weight decay every weight changes, used or not: all of every tensor

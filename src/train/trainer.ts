@@ -254,8 +254,8 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
           + 'lower --lr or --clip and train again');
       }
       modelBackward(backend, model, ws, T, options);
-      const gradNorm = modelGradientNorm(model);
-      sgdStep(model, lr, config.weightDecay, clipScale(gradNorm, config.clip)); // clip, then step
+      const gradNorm = modelGradientNorm(model, backend);
+      sgdStep(model, lr, config.weightDecay, clipScale(gradNorm, config.clip), backend); // clip, then step
       carryState(ws, T, config.hidden);
       state.window++; state.step++; state.epochSteps++;
       state.epochNll += nll; state.epochTokens += T * config.batchSize;
