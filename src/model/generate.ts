@@ -1,4 +1,4 @@
-import { EOS, tokenize, UNK, type TokenLevel, type Vocabulary } from '../data/corpus.js';
+import { EOS, tokenize, UNK, type TokenLevel, type Vocabulary } from '../data/text.js';
 import { UserError } from '../errors.js';
 import type { Backend } from '../kernels/backend.js';
 import { createRng, nextFloat, type Rng } from '../util/rng.js';

@@ -1,5 +1,5 @@
 import type { Backend } from '../kernels/backend.js';
-import { batchify, fillWindow, windowCount } from '../data/corpus.js';
+import { batchify, fillWindow, windowCount } from '../data/text.js';
 import { carryState, createWorkspace, modelForward, resetState } from '../model/lm.js';
 import type { Model } from '../model/params.js';
 

@@ -1,0 +1,169 @@
+/**
+ * The training worker: one run of the lab, off the page's main thread so the page stays responsive.
+ *
+ * It is the library's training step (the same calls as src/train/trainer.ts: zero the gradients,
+ * forward, backward, clip the global norm, SGD, carry the state to the next window) on the
+ * pure-TypeScript backend, over a small excerpt of Penn Treebank bundled with the page. Nothing is
+ * copied from src/: every function below is imported from it.
+ */
+import trainText from '../data/ptb-excerpt.train.txt?raw';
+import validText from '../data/ptb-excerpt.valid.txt?raw';
+import { batchify, encodeWords, fillWindow, tokenize, trainingVocabulary, windowCount, type Batched } from '../../src/data/text.js';
+import { jsBackend } from '../../src/kernels/js.js';
+import { formatTokens, generateTokens } from '../../src/model/generate.js';
+import {
+  carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions, type Workspace,
+} from '../../src/model/lm.js';
+import { createModel, initializeParameters, type Model } from '../../src/model/params.js';
+import { evaluate } from '../../src/train/evaluate.js';
+import { clipScale, modelGradientNorm, sgdStep, zeroGradients } from '../../src/train/sgd.js';
+import { createRng } from '../../src/util/rng.js';
+import { FIXED, type FromWorker, type LabSettings, type ToWorker } from './protocol.js';
+
+/** The little of the worker global scope we use (the DOM typings describe the page's `self`, not ours). */
+interface WorkerScope {
+  postMessage(message: FromWorker): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+}
+const scope = self as unknown as WorkerScope;
+const post = (message: FromWorker): void => scope.postMessage(message);
+
+// The corpus: word level, each line ending in <eos>, the excerpt's most frequent words as the vocabulary.
+const trainWords = tokenize(trainText, 'word');
+const vocab = trainingVocabulary(trainWords, FIXED.vocabSize);
+const trainIds = encodeWords(trainWords, vocab, 'the training excerpt');
+const validIds = encodeWords(tokenize(validText, 'word'), vocab, 'the validation excerpt');
+
+interface Run {
+  settings: LabSettings;
+  model: Model;
+  ws: Workspace;
+  data: Batched;
+  windows: number;
+  options: ForwardOptions;
+  window: number; //      the next window of the epoch
+  epoch: number;
+  step: number;
+  words: number; //       trained so far
+  trainingMs: number; // time spent in training steps (not validation)
+}
+
+let run: Run | null = null;
+let paused = false;
+let looping = false;
+
+function startRun(settings: LabSettings): Run {
+  const model = createModel({ vocabSize: vocab.words.length, hidden: settings.hidden, layers: settings.layers, layerNorm: false });
+  const rng = createRng(settings.seed);
+  initializeParameters(model, FIXED.init, rng);
+  const data = batchify(trainIds, FIXED.batchSize, 'the training excerpt');
+  return {
+    settings, model, data,
+    ws: createWorkspace(model, FIXED.bptt, FIXED.batchSize, settings.placement),
+    windows: windowCount(data, FIXED.bptt),
+    options: { train: true, placement: settings.placement, keepProb: settings.keepProb, rng },
+    window: 0, epoch: 0, step: 0, words: 0, trainingMs: 0,
+  };
+}
+
+/** One SGD step on the next window; returns the window's summed negative log-likelihood and its word count. */
+function trainStep(r: Run): { nll: number; words: number } {
+  const { model, ws, options } = r;
+  if (r.window === 0) { resetState(ws); r.epoch++; } // each epoch starts from zero state
+  const T = fillWindow(r.data, r.window, FIXED.bptt, ws.tokens, ws.targets);
+  zeroGradients(model);
+  const nll = modelForward(jsBackend, model, ws, T, options);
+  if (!Number.isFinite(nll)) {
+    throw new Error(`training diverged: the loss became ${nll} at step ${r.step + 1}; lower the learning rate and train again`);
+  }
+  modelBackward(jsBackend, model, ws, T, options);
+  sgdStep(model, r.settings.lr, 0, clipScale(modelGradientNorm(model), FIXED.clip)); // clip, then step
+  carryState(ws, T, model.config.hidden); // truncated BPTT: the state flows on into the next window
+  r.window = (r.window + 1) % r.windows;
+  r.step++;
+  const words = T * FIXED.batchSize;
+  r.words += words;
+  return { nll, words };
+}
+
+function validate(r: Run): void {
+  const result = evaluate(jsBackend, r.model, validIds, FIXED.batchSize, FIXED.bptt, null, 'the validation excerpt');
+  post({ type: 'valid', words: r.words, perplexity: result.perplexity, seconds: r.trainingMs / 1000 });
+}
+
+/** Lets queued messages (pause, sample) in between slices of training. */
+const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function trainLoop(): Promise<void> {
+  if (looping) return;
+  looping = true;
+  try {
+    let nll = 0, words = 0, lastReport = -Infinity, sinceValidationMs = 0;
+    while (run !== null && !paused) {
+      const r = run;
+      const sliceStart = performance.now();
+      do {
+        const result = trainStep(r);
+        nll += result.nll;
+        words += result.words;
+      } while (performance.now() - sliceStart < 100);
+      const now = performance.now();
+      r.trainingMs += now - sliceStart;
+      sinceValidationMs += now - sliceStart;
+      if (now - lastReport >= 1500) {
+        post({
+          type: 'train', words: r.words, perplexity: Math.exp(nll / words), step: r.step, epoch: r.epoch,
+          wordsPerSecond: r.words / (r.trainingMs / 1000),
+        });
+        nll = 0; words = 0; lastReport = now;
+      }
+      if (sinceValidationMs >= FIXED.validateEverySeconds * 1000) { validate(r); sinceValidationMs = 0; }
+      await nextTask();
+    }
+  } catch (err) {
+    run = null;
+    post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  } finally {
+    looping = false;
+  }
+}
+
+scope.onmessage = (event: MessageEvent<ToWorker>): void => {
+  const message = event.data;
+  try {
+    switch (message.type) {
+      case 'start':
+        run = startRun(message.settings);
+        paused = false;
+        post({
+          type: 'ready',
+          corpus: {
+            trainLines: trainText.split('\n').filter((line) => line.length > 0).length,
+            trainTokens: trainIds.length, validTokens: validIds.length, vocabSize: vocab.words.length,
+            parameters: run.model.params.length,
+          },
+        });
+        validate(run); // the untrained model: about as good as a uniform guess among the vocabulary
+        void trainLoop();
+        break;
+      case 'pause':
+        paused = true;
+        post({ type: 'paused' });
+        break;
+      case 'resume':
+        paused = false;
+        void trainLoop();
+        break;
+      case 'sample': {
+        if (run === null) throw new Error('nothing to sample from yet: start training first');
+        const ids = generateTokens(jsBackend, run.model, vocab, {
+          count: message.count, temperature: message.temperature, seed: message.seed, prompt: [],
+        });
+        post({ type: 'sample', text: formatTokens(ids.map((id) => vocab.words[id]), 'word') });
+        break;
+      }
+    }
+  } catch (err) {
+    post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  }
+};
