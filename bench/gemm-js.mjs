@@ -7,7 +7,7 @@
 //   loop-TS   the plain-TypeScript gemmJs of commit 1e01353 (loops reordered to stream rows), copied below
 //   TS        the blocked TypeScript fallback of the js backend (used where WebAssembly SIMD is missing)
 //   js        what the js backend runs: the WebAssembly SIMD GEMM when it loads (copies included)
-import * as js from '../dist/src/kernels/js.js';
+import { gemmJs, gemmTs } from '../dist/src/kernels/js.js';
 
 const args = process.argv.slice(2);
 const seconds = args.includes('--seconds') ? Number(args[args.indexOf('--seconds') + 1]) : 0.3;
@@ -75,7 +75,7 @@ function loopTs(transA, transB, M, Nn, K, alpha, A, lda, Bm, ldb, beta, C, ldc) 
   }
 }
 
-const IMPLS = [['naive', naive], ['loop-TS', loopTs], ['TS', js.gemmTs ?? js.gemmJs], ['js', js.gemmJs]];
+const IMPLS = [['naive', naive], ['loop-TS', loopTs], ['TS', gemmTs], ['js', gemmJs]];
 
 /** Seconds per call: the best of 3 rounds of at least `seconds`/3 each (at least one call per round). */
 function time(fn, s, A, Bm, C) {
