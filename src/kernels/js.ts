@@ -94,6 +94,9 @@ export function gemmTs(
 
 const wasm = loadWasmKernels();
 
+/** Which GEMM gemmJs runs here: WebAssembly SIMD, or the TypeScript fallback where the engine lacks it. */
+export const gemmJsKernel: 'WebAssembly SIMD' | 'TypeScript' = wasm === null ? 'TypeScript' : 'WebAssembly SIMD';
+
 /**
  * The js backend's GEMM: the WebAssembly SIMD kernel (assembly/gemm.ts) when the engine runs it, else
  * gemmTs. Both are deterministic; they round differently, so results differ in the last bits between them.
