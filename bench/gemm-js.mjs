@@ -7,6 +7,8 @@
 //   loop-TS   the plain-TypeScript gemmJs of commit 1e01353 (loops reordered to stream rows), copied below
 //   TS        the blocked TypeScript fallback of the js backend (used where WebAssembly SIMD is missing)
 //   js        what the js backend runs: the WebAssembly SIMD GEMM when it loads (copies included)
+//   copy      the share of js's time that its copies would take alone: A and B into the module's memory
+//             and C back out (Float32Array.set into a buffer of the same size; beta = 0, so C is not copied in)
 import { gemmJs, gemmTs } from '../dist/src/kernels/js.js';
 
 const args = process.argv.slice(2);
@@ -97,7 +99,7 @@ const random = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2
 const filled = (n) => Float32Array.from({ length: n }, random);
 
 console.log(`GEMM C = op(A)·op(B), small configuration shapes; GFLOP/s (best of 3), ratios to naive and to loop-TS, same process`);
-const head = ['shape', 'op', 'M×N×K', ...IMPLS.map(([n]) => n), 'js/naive', 'js/loop-TS', 'TS/naive', 'maxdiff'];
+const head = ['shape', 'op', 'M×N×K', ...IMPLS.map(([n]) => n), 'js/naive', 'js/loop-TS', 'TS/naive', 'copy', 'maxdiff'];
 console.log(head.join('\t'));
 const rows = [];
 for (const s of SHAPES) {
@@ -109,12 +111,18 @@ for (const s of SHAPES) {
     gflops[name] = (2 * s.M * s.N * s.K) / time(fn, s, A, Bm, C) / 1e9;
     outputs[name] = C;
   }
+  // the wrapper's copies, alone: A and B in, C out
+  const scratch = new Float32Array(A.length + Bm.length + s.M * s.N);
+  const cOut = new Float32Array(s.M * s.N);
+  const copy = () => { scratch.set(A, 0); scratch.set(Bm, A.length); cOut.set(scratch.subarray(0, s.M * s.N)); };
+  const copySeconds = time(copy, s, A, Bm, cOut);
+  const copyShare = copySeconds / ((2 * s.M * s.N * s.K) / gflops.js / 1e9);
   let maxdiff = 0;
   for (let k = 0; k < outputs.naive.length; k++) maxdiff = Math.max(maxdiff, Math.abs(outputs.js[k] - outputs.naive[k]));
   const op = `${s.tA ? 'T' : 'N'}${s.tB ? 'T' : 'N'}`;
   const row = [s.name, op, `${s.M}×${s.N}×${s.K}`, ...IMPLS.map(([n]) => gflops[n].toFixed(2)),
     `${(gflops.js / gflops.naive).toFixed(1)}×`, `${(gflops.js / gflops['loop-TS']).toFixed(1)}×`,
-    `${(gflops.TS / gflops.naive).toFixed(1)}×`, maxdiff.toExponential(1)];
+    `${(gflops.TS / gflops.naive).toFixed(1)}×`, `${(100 * copyShare).toFixed(0)}%`, maxdiff.toExponential(1)];
   rows.push(row);
   console.log(row.join('\t'));
 }
