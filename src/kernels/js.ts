@@ -110,7 +110,7 @@ export function gemmJs(
   gemmTs(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/** The pure-TypeScript backend: needs nothing installed, runs in Node and in browsers. */
+/** The pure-TypeScript backend: needs nothing installed, runs in Node and in browsers (GEMM: gemmJs above). */
 export const jsBackend: Backend = {
   name: 'js',
   gemm: gemmJs,
