@@ -5,9 +5,20 @@
 //
 // Pointers are byte offsets into the module's memory; matrices are row-major float32.
 
-/** Grows the memory to hold `bytes` more bytes and returns where they start (never freed). */
-export function reserve(bytes: usize): usize {
-  return heap.alloc(bytes);
+let scratchStart: usize = 0;
+
+/**
+ * The one scratch region the TypeScript side copies operands into: it starts after everything this
+ * module allocates (the GEMM's packing buffers are allocated when it starts) and is grown to hold `bytes`,
+ * so the memory grows only to the largest call's need. Returns its 16-byte-aligned start, or 0 when the
+ * memory cannot grow that far. Nothing may be allocated after the first call.
+ */
+export function scratch(bytes: usize): usize {
+  if (scratchStart == 0) scratchStart = (heap.alloc(16) + 15) & ~15;
+  const end = scratchStart + bytes;
+  const have = (<usize>memory.size()) << 16;
+  if (end > have && memory.grow(<i32>((end - have + 0xffff) >>> 16)) < 0) return 0;
+  return scratchStart;
 }
 
 // exp(x) for float32 lanes: x = k·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 polynomial
@@ -167,3 +178,6 @@ export function lstmGatesForward(z: usize, cPrev: usize, c: usize, tanhC: usize,
     v128.store(hP, hNew);
   }
 }
+
+// The matrix product of the pure-TypeScript backend (packed panels, a 4×8 register tile): assembly/gemm.ts
+export { gemm } from './gemm';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadBlasBackend } from '../src/kernels/blas.js';
-import { gemmJs } from '../src/kernels/js.js';
+import { gemmJs, gemmTs } from '../src/kernels/js.js';
 import { lstmGatesForward, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm.js';
 import { randomArray, testRng } from './helpers.js';
@@ -85,4 +85,105 @@ test('WebAssembly LSTM gates equal the TypeScript kernel', { skip: wasm === null
       assert.ok(maxAbsDiff(t[key], w[key]) < 1e-6, `H ${H}: ${key} differs by ${maxAbsDiff(t[key], w[key])}`);
     }
   }
+});
+
+type Gemm = (tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
+  B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number) => void;
+
+const GEMMS: [string, Gemm | null][] = [
+  ['TypeScript fallback gemmTs', gemmTs],
+  ['WebAssembly SIMD gemm', wasm === null ? null : (...args: Parameters<Gemm>) => { assert.ok(wasm!.gemm(...args)); }],
+  ['js backend gemmJs', gemmJs],
+];
+
+/**
+ * Checks one GEMM against the definition computed in float64, element by element, within the bound on
+ * float32 rounding of a K-term dot product: |C − exact| ≤ (K + 4)·2⁻²³·(|alpha|·Σ_k |op(A)ᵢₖ·op(B)ₖⱼ| + |beta·C₀ᵢⱼ|).
+ * Every operand is a view at an odd offset (not 16-byte aligned) into a larger buffer, with padded rows;
+ * whatever lies outside the matrices (before, after, and the padding of C's rows) must stay untouched.
+ */
+function checkGemm(gemm: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, beta: number,
+  rng: ReturnType<typeof testRng>, label: string, garbage = Number.NaN): void {
+  const lda = (tA ? M : K) + 3, ldb = (tB ? K : N) + 1, ldc = N + 2;
+  const aRows = tA ? K : M, bRows = tB ? N : K;
+  const A = randomArray(aRows * lda + 5, rng).subarray(3, 3 + aRows * lda);
+  const B = randomArray(bRows * ldb + 5, rng).subarray(1, 1 + bRows * ldb);
+  const cBuffer = new Float32Array(M * ldc + 10).fill(-7); // sentinel outside C's M × N elements
+  const C = cBuffer.subarray(5, 5 + M * ldc);
+  const C0 = randomArray(M * N, rng);
+  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) C[i * ldc + j] = beta === 0 ? garbage : C0[i * N + j];
+  gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const a = (i: number, k: number): number => (tA ? A[k * lda + i] : A[i * lda + k]);
+  const b = (k: number, j: number): number => (tB ? B[j * ldb + k] : B[k * ldb + j]);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let exact = 0, magnitude = 0;
+      for (let k = 0; k < K; k++) { const p = a(i, k) * b(k, j); exact += p; magnitude += Math.abs(p); }
+      const c0 = beta === 0 ? 0 : C0[i * N + j];
+      const want = alpha * exact + beta * c0;
+      const tolerance = (K + 4) * 2 ** -23 * (Math.abs(alpha) * magnitude + Math.abs(beta * c0));
+      const got = C[i * ldc + j];
+      if (!(Math.abs(got - want) <= tolerance)) {
+        assert.fail(`${label}: C[${i},${j}] = ${got}, want ${want} ± ${tolerance.toExponential(1)}`);
+      }
+    }
+  }
+  for (let k = 0; k < cBuffer.length; k++) {
+    const inside = k >= 5 && k < 5 + M * ldc && (k - 5) % ldc < N;
+    if (!inside && cBuffer[k] !== -7) assert.fail(`${label}: wrote outside C (buffer index ${k})`);
+  }
+}
+
+// Odd sizes around the blockings: WebAssembly tiles 4×8, MC 128, KC 256, NC 2048; TypeScript tiles 4×4, KC 256, NC 1024.
+const GEMM_SIZES: [number, number, number][] = [
+  [1, 1, 1], [1, 9, 3], [5, 1, 7], [3, 7, 5], [4, 8, 256], [13, 17, 257], [133, 11, 40], [6, 2053, 3], [9, 10, 700],
+];
+
+for (const [name, gemm] of GEMMS) {
+  test(`GEMM (${name}) equals the float64 definition: every transpose, odd sizes, alpha and beta, offset views`, {
+    skip: gemm === null ? 'WebAssembly SIMD is not available here' : false,
+  }, () => {
+    const rng = testRng(34);
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        for (const [M, N, K] of GEMM_SIZES) {
+          for (const [alpha, beta] of [[1, 0], [1, 1], [0.7, 0.5], [-1.5, 1]]) {
+            checkGemm(gemm!, tA, tB, M, N, K, alpha, beta, rng, `tA=${tA} tB=${tB} ${M}×${N}×${K} alpha=${alpha} beta=${beta}`);
+          }
+        }
+      }
+    }
+    // beta = 0 ignores C, even ±Infinity; K = 0 and alpha = 0 leave beta·C and read neither A nor B
+    checkGemm(gemm!, false, true, 6, 10, 9, 1, 0, rng, 'beta 0 over Infinity', Number.POSITIVE_INFINITY);
+    checkGemm(gemm!, true, false, 6, 10, 0, 1, 0.5, rng, 'K = 0');
+    checkGemm(gemm!, false, false, 6, 10, 9, 0, 0, rng, 'alpha = 0, beta = 0 over NaN');
+    const A = new Float32Array([Number.NaN, Number.NaN]), C = new Float32Array([2, 4]);
+    gemm!(false, false, 1, 2, 1, 0, A, 1, A, 2, 0.5, C, 2);
+    assert.deepEqual(Array.from(C), [1, 2], 'alpha = 0: NaN in A and B is not read');
+    // beta = 1 accumulates, call after call
+    const X = randomArray(30 * 40, rng), Y = randomArray(40 * 50, rng);
+    const once = new Float32Array(30 * 50), twice = new Float32Array(30 * 50);
+    gemm!(false, false, 30, 50, 40, 1, X, 40, Y, 50, 0, once, 50);
+    gemm!(false, false, 30, 50, 40, 1, X, 40, Y, 50, 1, twice, 50);
+    gemm!(false, false, 30, 50, 40, 1, X, 40, Y, 50, 1, twice, 50);
+    for (let k = 0; k < once.length; k++) assert.ok(Math.abs(twice[k] - 2 * once[k]) <= 1e-5 * (1 + Math.abs(once[k])), 'beta 1 accumulates');
+  });
+}
+
+test('GEMM is deterministic: the same inputs give bit-identical outputs, run after run, on the model\'s shapes', () => {
+  const rng = testRng(35);
+  const M = 400, N = 800, K = 200; // small configuration: x · W_ihᵀ over all steps
+  const A = randomArray(M * K, rng), B = randomArray(N * K, rng);
+  for (const [name, gemm] of GEMMS) {
+    if (gemm === null) continue;
+    const first = new Float32Array(M * N), second = new Float32Array(M * N);
+    gemm(false, true, M, N, K, 1, A, K, B, K, 0, first, N);
+    gemm(true, true, 7, 9, 3, 1, randomArray(100, rng), 7, randomArray(100, rng), 3, 0, new Float32Array(63), 9); // something else in between
+    gemm(false, true, M, N, K, 1, A, K, B, K, 0, second, N);
+    assert.deepEqual(second, first, name);
+  }
+});
+
+test('the js backend runs its GEMM in WebAssembly SIMD where the engine has it (Node 20 does)', () => {
+  assert.notEqual(wasm, null, 'the embedded kernels did not load: run npm run build (build:wasm writes src/kernels/kernels-wasm.generated.ts)');
 });

@@ -64,20 +64,22 @@ test('resume is exact: N steps, stop, resume to 2N equals 2N in one go (weights 
 test('Ctrl-C saves a checkpoint, says how to resume, and the resumed run equals an uninterrupted one', async () => {
   const data = tinyCorpus();
   const work = tempDir();
-  const args = ['train', '--data', data, ...TINY, '--epochs', '2', '--save', 'int.safetensors', '--log', 'int.json'];
+  // enough epochs that the run is still training when the signal comes (6 take ~4 s on the js backend)
+  const args = ['train', '--data', data, ...TINY, '--epochs', '6', '--save', 'int.safetensors', '--log', 'int.json'];
   const child = spawn(process.execPath, [RLSTM, ...args], { cwd: work });
   let stdout = '';
   child.stdout.on('data', (d) => { stdout += d; });
-  await new Promise((r) => setTimeout(r, 1500)); // somewhere in epoch 1 (loading takes a moment)
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code))); // listening before the signal
+  await new Promise((r) => setTimeout(r, 1500)); // somewhere in epoch 1 or 2 (loading takes a moment)
   child.kill('SIGINT');
-  const status = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const status = await exited;
   assert.equal(status, 130, stdout);
   assert.match(stdout, /interrupted at step \d+: saved int.safetensors; resume with: rlstm train --resume int.safetensors/);
   const step = Number(/interrupted at step (\d+)/.exec(stdout)![1]);
-  assert.ok(step > 0 && step < 2 * 209, `interrupted at step ${step}`);
+  assert.ok(step > 0 && step < 6 * 209, `interrupted at step ${step}`);
   const resumed = rlstm(['train', '--resume', 'int.safetensors', '--backend', 'js'], work);
   assert.equal(resumed.status, 0, resumed.stderr);
-  const plain = rlstm(['train', '--data', data, ...TINY, '--epochs', '2', '--save', 'plain.safetensors', '--log', 'plain.json'], work);
+  const plain = rlstm(['train', '--data', data, ...TINY, '--epochs', '6', '--save', 'plain.safetensors', '--log', 'plain.json'], work);
   assert.equal(plain.status, 0, plain.stderr);
   const x = tensorsOf(join(work, 'int.safetensors')), y = tensorsOf(join(work, 'plain.safetensors'));
   for (const [name, data] of y) assert.deepEqual(x.get(name), data, `${name} differs`);
@@ -93,9 +95,10 @@ test('SIGKILL at any moment leaves the last complete checkpoint loadable', async
   let previousStep = -1;
   for (const delay of [900, 1100, 1300, 1500, 1700]) {
     const child = spawn(process.execPath, [RLSTM, ...(previousStep < 0 ? args : ['train', '--resume', 'k.safetensors', '--backend', 'js', '--checkpoint-every', '0.00001'])], { cwd: work });
+    const exited = new Promise((r) => child.on('exit', r));
     await new Promise((r) => setTimeout(r, delay));
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
+    await exited;
     if (!existsSync(path)) continue; // killed before the first save
     const checkpoint = readCheckpoint(path); // throws on a torn or partial file
     const state = JSON.parse(checkpoint.metadata.trainingState);

@@ -124,6 +124,8 @@ test('walkthrough: the built page trains in Chromium, compares placements, sampl
   t.diagnostic(`run A (zaremba) validation perplexity ${Number(a.initial).toFixed(0)} → ${Number(a.value).toFixed(0)} `
     + `after ${((Date.now() - started) / 1000).toFixed(0)} s of test`);
   assert.notEqual(await page.locator('#run-a').getAttribute('data-state'), 'error');
+  assert.equal(await page.locator('#run-a [data-field="status"]').getAttribute('data-gemm'), 'WebAssembly SIMD',
+    'the worker runs the WebAssembly SIMD GEMM (embedded in its bundle), not the TypeScript fallback');
 
   // 6. switch the placement: run B goes from the naive default to variational and trains beside A
   await page.locator('#run-b select[name="placement"]').selectOption('variational');

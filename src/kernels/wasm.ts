@@ -1,17 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 import { lstmGatesForward as lstmGatesForwardTs, softmaxCrossEntropy as softmaxCrossEntropyTs } from './pointwise.js';
 
 /**
- * The WebAssembly SIMD kernels of assembly/kernels.ts, compiled to dist/wasm/kernels.wasm by the build.
- * Their data lives in the module's own memory, so the wrappers here copy a few rows at a time in (and the
- * gradient out): the copies stay in cache and cost little next to the exponentials they speed up.
+ * The WebAssembly SIMD kernels of assembly/ (kernels.ts, gemm.ts), compiled by the build and embedded in
+ * kernels-wasm.generated.ts as base64, so that Node and a browser bundle load them the same way.
+ * Their data lives in the module's own memory, so the wrappers here copy operands in (and results out):
+ * a few rows at a time for the elementwise kernels, whole matrices for the GEMM, whose O(n²) copies are
+ * small next to its O(n³) arithmetic.
  */
 
 interface KernelExports {
   memory: WebAssembly.Memory;
-  reserve(bytes: number): number;
+  scratch(bytes: number): number;
   softmaxCrossEntropy(logits: number, targets: number, N: number, V: number, scale: number): number;
   lstmGatesForward(z: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
+  gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number,
+    B: number, ldb: number, beta: number, C: number, ldc: number): void;
 }
 
 /** Floats per chunk copied into the module: ~256 KB, about what a core's L2 cache holds comfortably. */
@@ -20,15 +24,27 @@ const CHUNK_FLOATS = 65536;
 export interface WasmKernels {
   softmaxCrossEntropy: typeof softmaxCrossEntropyTs;
   lstmGatesForward: typeof lstmGatesForwardTs;
+  /**
+   * Backend.gemm's contract (C = alpha·op(A)·op(B) + beta·C). Returns false, having done nothing, when
+   * the module's memory cannot grow to hold the operands; the caller then computes it another way.
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
+    beta: number, C: Float32Array, ldc: number,
+  ): boolean;
 }
 
 let cached: WasmKernels | null | undefined;
 
-/** The kernels, or null when the .wasm file is missing or the engine lacks SIMD (callers fall back to TypeScript). */
+/** The kernels, or null when the engine lacks WebAssembly SIMD (callers fall back to TypeScript). */
 export function loadWasmKernels(): WasmKernels | null {
   if (cached !== undefined) return cached;
   try {
-    const bytes = readFileSync(new URL('../../wasm/kernels.wasm', import.meta.url));
+    const binary = atob(KERNELS_WASM_BASE64);
+    const bytes = new Uint8Array(binary.length);
+    for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
+    // synchronous compilation: fine in Node and in a Web Worker (a browser's main thread allows it only up to 4 KB)
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { abort: () => { throw new Error('wasm abort'); } } });
     cached = makeKernels(instance.exports as unknown as KernelExports);
   } catch {
@@ -37,25 +53,28 @@ export function loadWasmKernels(): WasmKernels | null {
   return cached;
 }
 
+/** Floats from the first to the last element of a rows × cols matrix stored with row stride ld. */
+function span(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
 function makeKernels(k: KernelExports): WasmKernels {
-  // One scratch region, grown on demand: floats [0, capacity) then ints for the targets.
-  let capacity = 0, base = 0;
+  // One scratch region in the module's memory, grown on demand to the largest need: floats, then ints.
+  let base = 0;
   let floats = new Float32Array(0), ints = new Int32Array(0);
-  const ensure = (floatCount: number, intCount: number): void => {
-    const needed = floatCount + intCount + 4;
-    if (needed > capacity) {
-      capacity = Math.max(needed, 2 * capacity);
-      base = (k.reserve(capacity * 4 + 16) + 15) & ~15;
-    }
+  const ensure = (floatCount: number, intCount: number): boolean => {
+    base = k.scratch((floatCount + intCount) * 4 + 16);
+    if (base === 0) return false;
     if (floats.buffer !== k.memory.buffer) { // views made before the memory grew are detached
       floats = new Float32Array(k.memory.buffer);
       ints = new Int32Array(k.memory.buffer);
     }
+    return true;
   };
   return {
     softmaxCrossEntropy(logits, targets, N, V, scale) {
       const rows = Math.max(1, Math.floor(CHUNK_FLOATS / V));
-      ensure(rows * V, rows);
+      if (!ensure(rows * V, rows)) return softmaxCrossEntropyTs(logits, targets, N, V, scale);
       const logitsPtr = base, targetsPtr = base + rows * V * 4;
       let nll = 0;
       for (let n0 = 0; n0 < N; n0 += rows) {
@@ -74,7 +93,10 @@ function makeKernels(k: KernelExports): WasmKernels {
         return;
       }
       const n = B * H;
-      ensure(8 * n, 0);
+      if (!ensure(8 * n, 0)) {
+        lstmGatesForwardTs(z, cPrev, c, tanhC, h, B, H, normalizeCell, cAct);
+        return;
+      }
       const f = base / 4; // float offsets: z (4n), cPrev, c, tanhC, h (n each)
       floats.set(z.subarray(0, 4 * n), f);
       floats.set(cPrev.subarray(0, n), f + 4 * n);
@@ -83,6 +105,27 @@ function makeKernels(k: KernelExports): WasmKernels {
       c.set(floats.subarray(f + 5 * n, f + 6 * n));
       tanhC.set(floats.subarray(f + 6 * n, f + 7 * n));
       h.set(floats.subarray(f + 7 * n, f + 8 * n));
+    },
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+      if (M <= 0 || N <= 0) return true;
+      const readsAB = alpha !== 0 && K > 0;
+      const aLen = readsAB ? span(transA ? K : M, transA ? M : K, lda) : 0;
+      const bLen = readsAB ? span(transB ? N : K, transB ? K : N, ldb) : 0;
+      const cLen = span(M, N, ldc);
+      if (A.length < aLen || B.length < bLen || C.length < cLen) {
+        throw new RangeError(`gemm: an operand is shorter than M=${M} N=${N} K=${K} and its stride say`);
+      }
+      // float offsets in the scratch region, each 16-byte aligned: A, then B, then C
+      const bAt = (aLen + 3) & ~3, cAt = bAt + ((bLen + 3) & ~3);
+      if (!ensure(cAt + cLen, 0)) return false;
+      const f = base / 4;
+      if (aLen > 0) floats.set(A.subarray(0, aLen), f);
+      if (bLen > 0) floats.set(B.subarray(0, bLen), f + bAt);
+      // C is read only when beta ≠ 0; with padded rows it goes in anyway, so the copy back keeps the gaps
+      if (beta !== 0 || ldc !== N) floats.set(C.subarray(0, cLen), f + cAt);
+      k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, base, lda, base + bAt * 4, ldb, beta, base + cAt * 4, ldc);
+      C.set(floats.subarray(f + cAt, f + cAt + cLen));
+      return true;
     },
   };
 }

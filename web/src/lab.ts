@@ -76,7 +76,8 @@ export function createRunPanel(
     switch (message.type) {
       case 'ready':
         onCorpus(message.corpus);
-        status.textContent = `Training ${number(message.corpus.parameters)} parameters…`;
+        status.textContent = `Training ${number(message.corpus.parameters)} parameters (matrix products in ${message.gemm})…`;
+        status.dataset.gemm = message.gemm;
         break;
       case 'train':
         firstTrain ??= message.perplexity;

@@ -40,7 +40,7 @@ export interface CorpusInfo {
 }
 
 export type FromWorker =
-  | { type: 'ready'; corpus: CorpusInfo }
+  | { type: 'ready'; corpus: CorpusInfo; gemm: 'WebAssembly SIMD' | 'TypeScript' } // where the matrix products run
   /** Training perplexity over the windows since the last report; `words` counts every trained word so far. */
   | { type: 'train'; words: number; perplexity: number; step: number; epoch: number; wordsPerSecond: number }
   /** Validation perplexity (dropout off, whole validation excerpt) after `words` trained words. */

@@ -9,7 +9,7 @@
 import trainText from '../data/ptb-excerpt.train.txt?raw';
 import validText from '../data/ptb-excerpt.valid.txt?raw';
 import { batchify, encodeWords, fillWindow, tokenize, trainingVocabulary, windowCount, type Batched } from '../../src/data/text.js';
-import { jsBackend } from '../../src/kernels/js.js';
+import { gemmJsKernel, jsBackend } from '../../src/kernels/js.js';
 import { formatTokens, generateTokens } from '../../src/model/generate.js';
 import {
   carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions, type Workspace,
@@ -142,6 +142,7 @@ scope.onmessage = (event: MessageEvent<ToWorker>): void => {
             trainTokens: trainIds.length, validTokens: validIds.length, vocabSize: vocab.words.length,
             parameters: run.model.params.length,
           },
+          gemm: gemmJsKernel,
         });
         validate(run); // the untrained model: about as good as a uniform guess among the vocabulary
         void trainLoop();
