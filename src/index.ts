@@ -22,3 +22,8 @@ export { UserError } from './errors.js';
 export { checkGradient, type GradientCheckResult, type GradientCheckOptions } from './util/gradcheck.js';
 export * from './train/early-stopping.js';
 export * from './model/generate.js';
+export { learningCurvesSvg, renderSvg, type CurveSeries, type ReferenceLine } from './viz/curves.js';
+export { weightHistogramsSvg, tensorStats, parameterGroups, type TensorStats } from './viz/weights.js';
+export { reportHtml, type ReportContent } from './viz/report.js';
+export { placementCurvesSvg, keepSweepSvg } from './viz/ablation.js';
+export * from './experiments/ablation.js';

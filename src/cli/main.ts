@@ -5,6 +5,9 @@ import { generateCommand, type GenerateCommandFlags } from './generate.js';
 import { reproduceCommand, type ReproduceFlags } from './reproduce.js';
 import { benchCommand, type BenchFlags } from './bench.js';
 import { trainCommand, type TrainCommandFlags } from './train.js';
+import { plotCommand, type PlotFlags } from './plot.js';
+import { reportCommand, type ReportFlags } from './report.js';
+import { ablateCommand, type AblateFlags } from './ablate.js';
 
 /** The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. */
 
@@ -105,5 +108,32 @@ program.command('bench')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .option('--json', 'print one JSON line')
   .action((flags: BenchFlags) => run(() => benchCommand(flags)));
+
+program.command('plot')
+  .description('learning curves of one or more JSON logs (overlaid), or --weights CKPT: histograms of every parameter tensor')
+  .argument('[logs...]', 'JSON logs written by rlstm train --log or rlstm reproduce')
+  .option('--weights <checkpoint>', 'plot the parameter histograms of this checkpoint instead')
+  .option('--out <file.svg>', 'the SVG to write (default: next to the first log, or CKPT.weights.svg)')
+  .action((logs: string[], flags: PlotFlags) => run(() => plotCommand(logs, flags)));
+
+program.command('report')
+  .description('one self-contained HTML page about a run: configuration, curves, weight histograms, sample text')
+  .argument('<run>', 'a run folder holding log.json (as rlstm reproduce writes), or a JSON log')
+  .option('--checkpoint <file>', 'the run\'s checkpoint (default: the one its log names, or LOG.safetensors)')
+  .option('--out <file.html>', 'the page to write (default RUN/report.html)')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .action((runDir: string, flags: ReportFlags) => run(() => reportCommand(runDir, flags)));
+
+program.command('ablate')
+  .description('dropout placements and a keep-probability sweep on one architecture, same budget each; resumable')
+  .option('--out <dir>', 'results folder: summary.json and SVG plots', 'results/ablation')
+  .option('--runs <dir>', 'checkpoints and logs of the runs (rerun the command to continue)', 'runs/ablation')
+  .option('--epochs <n>', 'epochs per run (default 8)')
+  .option('--budget-minutes <m>', 'also stop each run after m / (number of runs) minutes')
+  .option('--hidden <n>', 'hidden units of the 2-layer LSTM (default 200)')
+  .option('--train-tokens <n>', 'train on the first n tokens of the training split (default 200000)')
+  .option('--data <dir>', 'corpus folder (default: the bundled PTB)')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .action((flags: AblateFlags) => run(() => ablateCommand(flags)));
 
 await program.parseAsync(process.argv);

@@ -31,7 +31,7 @@ export const DEFAULT_DATA = new URL('../../../data/ptb', import.meta.url).pathna
  * Checks before training that a file can be written at `path`: its folder exists and a probe file can be
  * created there (permission bits alone say little when running as root).
  */
-function checkWritable(flag: string, path: string): void {
+export function checkWritable(flag: string, path: string): void {
   const dir = dirname(resolve(path));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UserError(`${flag} ${path}: the folder ${dir} does not exist; create it or choose another path`);

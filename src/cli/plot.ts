@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../train/checkpoint.js';
+import { loadModelFromCheckpoint } from '../train/load.js';
+import type { EpochMetrics } from '../train/trainer.js';
+import { learningCurvesSvg, type CurveSeries } from '../viz/curves.js';
+import { weightHistogramsSvg } from '../viz/weights.js';
+import { checkWritable } from './train.js';
+
+/** `rlstm plot LOG.json [...]` (learning curves) and `rlstm plot --weights CKPT` (weight histograms). */
+
+export interface PlotFlags {
+  weights?: string;
+  out?: string;
+}
+
+/** A training log's curves, with a clear error for a file that is not one. */
+export function readCurveSeries(path: string): CurveSeries {
+  if (!existsSync(path)) throw new UserError(`${path}: no such log; pass a JSON log written by rlstm train --log or rlstm reproduce`);
+  let log: { config?: { name?: string; placement?: string; keepProb?: number }; epochs?: EpochMetrics[] };
+  try {
+    log = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new UserError(`${path}: not JSON; pass a JSON log written by rlstm train --log or rlstm reproduce`);
+  }
+  const epochs = log?.epochs;
+  if (!Array.isArray(epochs) || !epochs.every((m) => typeof m?.epoch === 'number' && typeof m.validPerplexity === 'number'
+    && typeof m.trainPerplexity === 'number' && typeof m.lr === 'number')) {
+    throw new UserError(`${path}: not a training log (no per-epoch metrics); pass a JSON log written by rlstm train --log`);
+  }
+  if (epochs.length === 0) throw new UserError(`${path}: the log has no completed epoch yet; plot it after the first epoch`);
+  return { label: basename(path).replace(/\.json$/, ''), epochs };
+}
+
+export async function plotCommand(logs: string[], flags: PlotFlags): Promise<void> {
+  if (flags.weights !== undefined) {
+    if (logs.length > 0) throw new UserError('give either logs (learning curves) or --weights CKPT (histograms), not both');
+    const out = flags.out ?? flags.weights.replace(/\.safetensors$/, '') + '.weights.svg';
+    checkWritable('--out', out);
+    const { model, config } = loadModelFromCheckpoint(flags.weights);
+    const svg = await weightHistogramsSvg(model,
+      `Parameters of ${basename(flags.weights)} (${config.layers}×${config.hidden} LSTM, vocabulary ${model.config.vocabSize})`);
+    writeFileAtomic(out, svg);
+    console.log(`weight histograms: ${out}`);
+    return;
+  }
+  if (logs.length === 0) throw new UserError('nothing to plot; give one or more JSON logs, or --weights CKPT');
+  const series = logs.map(readCurveSeries);
+  // two logs with the same file name (run-a/log.json, run-b/log.json) are told apart by their folder
+  for (const [k, s] of series.entries()) {
+    if (series.filter((t) => t.label === s.label).length > 1) s.label = join(basename(dirname(logs[k])), s.label);
+  }
+  const out = flags.out ?? logs[0].replace(/\.json$/, '') + '.svg';
+  checkWritable('--out', out);
+  const title = series.length === 1 ? `${series[0].label}: perplexity per epoch` : 'Perplexity per epoch';
+  writeFileAtomic(out, await learningCurvesSvg(series, { title }));
+  console.log(`learning curves: ${out}`);
+}
