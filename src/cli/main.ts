@@ -114,6 +114,7 @@ program.command('plot')
   .argument('[logs...]', 'JSON logs written by rlstm train --log or rlstm reproduce')
   .option('--weights <checkpoint>', 'plot the parameter histograms of this checkpoint instead')
   .option('--out <file.svg>', 'the SVG to write (default: next to the first log, or CKPT.weights.svg)')
+  .option('--epochs <n>', 'only the first n epochs of each log')
   .action((logs: string[], flags: PlotFlags) => run(() => plotCommand(logs, flags)));
 
 program.command('report')

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import type { EpochMetrics } from '../train/trainer.js';
 import { learningCurvesSvg, type CurveSeries } from '../viz/curves.js';
 import { weightHistogramsSvg } from '../viz/weights.js';
+import { parsePositiveInt } from './options.js';
 import { checkWritable } from './train.js';
 
 /** `rlstm plot LOG.json [...]` (learning curves) and `rlstm plot --weights CKPT` (weight histograms). */
@@ -13,6 +14,7 @@ import { checkWritable } from './train.js';
 export interface PlotFlags {
   weights?: string;
   out?: string;
+  epochs?: string; // plot only the first N epochs of each log (to compare runs over the same span)
 }
 
 /** A training log's curves, with a clear error for a file that is not one. */
@@ -47,9 +49,14 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   }
   if (logs.length === 0) throw new UserError('nothing to plot; give one or more JSON logs, or --weights CKPT');
   const series = logs.map(readCurveSeries);
+  if (flags.epochs !== undefined) {
+    const n = parsePositiveInt('--epochs', flags.epochs);
+    for (const s of series) s.epochs = s.epochs.filter((m) => m.epoch <= n);
+  }
   // two logs with the same file name (run-a/log.json, run-b/log.json) are told apart by their folder
+  const labels = series.map((s) => s.label);
   for (const [k, s] of series.entries()) {
-    if (series.filter((t) => t.label === s.label).length > 1) s.label = join(basename(dirname(logs[k])), s.label);
+    if (labels.filter((l) => l === labels[k]).length > 1) s.label = s.label === 'log' ? basename(dirname(resolve(logs[k]))) : join(basename(dirname(resolve(logs[k]))), s.label);
   }
   const out = flags.out ?? logs[0].replace(/\.json$/, '') + '.svg';
   checkWritable('--out', out);

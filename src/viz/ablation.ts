@@ -15,7 +15,7 @@ export async function placementCurvesSvg(runs: AblationRunResult[], title: strin
   const values = points.map((p) => p.perplexity);
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title,
+    title: { text: title, subtitle: 'solid: validation, dashed: training (dropout on)' },
     config: { font: 'sans-serif', view: { stroke: '#ddd' } },
     width: 520, height: 320,
     data: { values: points },
@@ -27,7 +27,7 @@ export async function placementCurvesSvg(runs: AblationRunResult[], title: strin
         scale: { type: 'log', domain: [Math.min(...values) * 0.9, Math.max(...values) * 1.1], nice: false },
       },
       color: { field: 'run', type: 'nominal', title: 'dropout placement' },
-      strokeDash: { field: 'split', type: 'nominal', title: null, legend: { symbolType: 'stroke' }, sort: ['validation'] },
+      strokeDash: { field: 'split', type: 'nominal', legend: null, scale: { domain: ['validation', 'training (dropout on)'], range: [[1, 0], [6, 3]] } },
       detail: { field: 'run' },
     },
   };

@@ -43,7 +43,7 @@ export async function learningCurvesSvg(
     : { field: 'split', type: 'nominal' as const, title: null };
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: options.title,
+    title: several ? { text: options.title, subtitle: 'solid: training, dashed: validation' } : options.title,
     config: { font: 'sans-serif', view: { stroke: '#ddd' } },
     vconcat: [
       {
@@ -56,7 +56,8 @@ export async function learningCurvesSvg(
               x: epochAxis,
               y: { field: 'perplexity', type: 'quantitative', title: 'perplexity (log scale)', scale: { type: 'log', domain, nice: false } },
               color,
-              ...(several ? { strokeDash: { field: 'split', type: 'nominal', title: null, legend: { symbolType: 'stroke' } } } : {}),
+              // the line style says which split; a legend for it renders without symbols, so the subtitle says it
+              ...(several ? { strokeDash: { field: 'split', type: 'nominal', legend: null, scale: { domain: ['train', 'validation'], range: [[1, 0], [6, 3]] } } } : {}),
               detail: { field: 'run' },
             },
           },
