@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs `rlstm bench --json` for the small, medium and large configurations, one after the other (each in
 // its own process, so peak memory is per configuration), and writes results/bench.json with the machine
-// it ran on. Usage: node bench/all.mjs [--backend blas|js|auto] [--out results/bench.json]
+// it ran on, then the small configuration on the TypeScript backend (skip with --no-js).
+// Usage: node bench/all.mjs [--backend blas|js|auto] [--out results/bench.json] [--no-js]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -25,6 +26,15 @@ for (const config of ['small', 'medium', 'large']) {
   const r = JSON.parse(line.trim());
   results[config] = { ...r, pytorchTokensPerSecond: pytorch[config].tokensPerSecond, speedupOverPytorch: r.tokensPerSecond / pytorch[config].tokensPerSecond };
   process.stderr.write(`  ${Math.round(r.tokensPerSecond)} tokens/s, ${(100 * r.rooflineFraction).toFixed(1)}% of the roofline, ${Math.round(r.peakRssMb)} MB\n`);
+}
+// the pure-TypeScript backend (WebAssembly SIMD GEMM), small configuration: what the browser lab runs on
+if (backend !== 'js' && !args.includes('--no-js')) {
+  process.stderr.write('bench small --backend js ...\n');
+  const line = execFileSync(process.execPath, [join(root, 'bin/rlstm.js'), 'bench', '--config', 'small', '--backend', 'js', '--steps', '8', '--json'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = JSON.parse(line.trim());
+  results.smallTypeScriptBackend = { ...r, pytorchTokensPerSecond: pytorch.small.tokensPerSecond, speedupOverPytorch: r.tokensPerSecond / pytorch.small.tokensPerSecond };
+  process.stderr.write(`  ${Math.round(r.tokensPerSecond)} tokens/s on the TypeScript backend\n`);
 }
 let commit = null;
 try { commit = execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
