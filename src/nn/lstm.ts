@@ -105,10 +105,9 @@ export function lstmForward(
     backend.gemm(false, true, N, H4, In, 1, x, In, w.weightIh, In, 0, a.gates, H4);
     layerNormForward(a.gates, a.ihHat, a.ihRstd, a.gates, w.lnIhGain!, w.biasIh, N, H4);
   } else {
-    for (let n = 0; n < N; n++) {
-      const row = n * H4;
-      for (let j = 0; j < H4; j++) a.gates[row + j] = w.biasIh[j] + w.biasHh[j];
-    }
+    const bias = a.hhScratch.subarray(0, H4); // b_ih + b_hh once, then copied into every row
+    for (let j = 0; j < H4; j++) bias[j] = w.biasIh[j] + w.biasHh[j];
+    for (let n = 0; n < N; n++) a.gates.set(bias, n * H4);
     backend.gemm(false, true, N, H4, In, 1, x, In, w.weightIh, In, 1, a.gates, H4);
   }
   let step = 0; // the step the layer-norm callback works on
