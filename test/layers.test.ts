@@ -8,6 +8,7 @@ import { layerNormBackward, layerNormForward } from '../src/nn/layernorm.js';
 import { linearBackward, linearForward } from '../src/nn/linear.js';
 import { createLstmActivations, lstmBackward, lstmForward, type LstmWeights } from '../src/nn/lstm.js';
 import { checkGradient } from '../src/util/gradcheck.js';
+import { createRng, nextFloat } from '../src/util/rng.js';
 import { assertGradientOk, dot, randomArray, testRng } from './helpers.js';
 
 // Tolerance of every gradient check here (float32 parameters, central differences with ε = 1e-3):
@@ -160,3 +161,14 @@ for (const variant of ['plain', 'recurrent mask', 'layer norm'] as const) {
     }
   });
 }
+
+test('dropout mask per step: exactly the draws nextFloat(rng) < keep, and the generator left where nextFloat would leave it', () => {
+  for (const seed of [1, 12345, 0xdeadbeef]) {
+    const fast = createRng(seed), reference = createRng(seed);
+    const n = 10_007, keep = 0.65;
+    const mask = new Float32Array(n);
+    fillDropoutMaskPerStep(mask, n, keep, fast);
+    for (let k = 0; k < n; k++) assert.equal(mask[k], nextFloat(reference) < keep ? Math.fround(1 / keep) : 0, `element ${k}`);
+    assert.deepEqual(Array.from(fast.state), Array.from(reference.state));
+  }
+});

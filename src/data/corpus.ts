@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { encodeWords, tokenize, trainingVocabulary, type TokenLevel, type Vocabulary } from './text.js';
+import { countTokens, encodeText, trainingVocabularyFromCounts, type TokenLevel, type Vocabulary } from './text.js';
 
 export * from './text.js';
 
@@ -103,17 +103,19 @@ function sourceFiles(source: CorpusSource): { files: Corpus['files']; flags: Rec
  */
 export function loadCorpusFrom(source: CorpusSource, options: CorpusOptions): Corpus {
   const { files, flags } = sourceFiles(source);
-  const tokens = {} as Record<Split, string[]>;
+  const texts = {} as Record<Split, string>;
   // readSplitText refuses blank text, so every split has at least one token and its <eos>: one to read,
   // one to predict (a split too short for the batch size is batchify's error, which names --batch-size)
-  for (const split of SPLITS) tokens[split] = tokenize(readSplitText(files[split], split, flags[split]), options.level);
-  const vocab = options.vocab ?? trainingVocabulary(tokens.train, options.vocabSize);
+  for (const split of SPLITS) texts[split] = readSplitText(files[split], split, flags[split]);
+  // counted and encoded line by line: the splits never exist as arrays of strings (PTB's would take
+  // ~100 MB of heap, which the process keeps as resident memory through training)
+  const vocab = options.vocab ?? trainingVocabularyFromCounts(countTokens(texts.train, options.level), options.vocabSize);
   return {
     level: options.level,
     vocab,
-    train: encodeWords(tokens.train, vocab, files.train),
-    valid: encodeWords(tokens.valid, vocab, files.valid),
-    test: encodeWords(tokens.test, vocab, files.test),
+    train: encodeText(texts.train, options.level, vocab, files.train),
+    valid: encodeText(texts.valid, options.level, vocab, files.valid),
+    test: encodeText(texts.test, options.level, vocab, files.test),
     files,
   };
 }

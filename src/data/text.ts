@@ -56,10 +56,29 @@ export function tokenize(text: string, level: TokenLevel): string[] {
   return level === 'word' ? tokenizeWords(text) : tokenizeChars(text);
 }
 
+/**
+ * Calls fn with the tokens of each line in turn (the tokens of `tokenize(text, level)`, line by line), so
+ * that a large text is never held as one array of strings: each line's strings are short-lived garbage.
+ */
+export function forEachLineTokens(text: string, level: TokenLevel, fn: (tokens: string[]) => void): void {
+  for (const line of textLines(text)) fn(tokenize(line, level));
+}
+
+/** How often each token occurs in a text (the counts `tokenize` would give), line by line. */
+export function countTokens(text: string, level: TokenLevel): Map<string, number> {
+  const counts = new Map<string, number>();
+  forEachLineTokens(text, level, (tokens) => { for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1); });
+  return counts;
+}
+
 /** The distinct tokens by decreasing count, ties by the token, so ids are reproducible. */
 function typesByCount(tokens: string[]): string[] {
   const counts = new Map<string, number>();
   for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return typesFromCounts(counts);
+}
+
+function typesFromCounts(counts: Map<string, number>): string[] {
   const sorted = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return sorted.map(([t]) => t);
 }
@@ -75,10 +94,23 @@ export function buildVocabulary(words: string[]): Vocabulary {
  * the training text holds it (PTB does), otherwise last.
  */
 export function trainingVocabulary(tokens: string[], vocabSize: number | null): Vocabulary {
+  checkVocabSize(vocabSize);
+  return vocabularyFromTypes(typesByCount(tokens), vocabSize);
+}
+
+/** trainingVocabulary from the token counts of the training text (see countTokens). */
+export function trainingVocabularyFromCounts(counts: Map<string, number>, vocabSize: number | null): Vocabulary {
+  checkVocabSize(vocabSize);
+  return vocabularyFromTypes(typesFromCounts(counts), vocabSize);
+}
+
+function checkVocabSize(vocabSize: number | null): void {
   if (vocabSize !== null && !(Number.isInteger(vocabSize) && vocabSize >= 2)) {
     throw new UserError(`--vocab-size ${vocabSize}: must be a whole number of at least 2 (${UNK} and one token)`);
   }
-  const types = typesByCount(tokens);
+}
+
+function vocabularyFromTypes(types: string[], vocabSize: number | null): Vocabulary {
   const keep = vocabSize === null ? types.length : vocabSize - 1; // tokens other than <unk>
   const words: string[] = [];
   let kept = 0;
@@ -98,15 +130,32 @@ export function vocabularyFromWords(words: string[]): Vocabulary {
 export function encodeWords(words: string[], vocab: Vocabulary, source: string): Int32Array {
   const ids = new Int32Array(words.length);
   const unk = vocab.ids.get(UNK);
-  for (let k = 0; k < words.length; k++) {
-    const id = vocab.ids.get(words[k]) ?? unk;
-    if (id === undefined) {
-      throw new UserError(`${source}: the word "${words[k]}" is not in the training vocabulary and there is no ${UNK}; `
-        + `add ${UNK} to the training text or use the same vocabulary for every split`);
-    }
-    ids[k] = id;
-  }
+  for (let k = 0; k < words.length; k++) ids[k] = tokenId(words[k], vocab, unk, source);
   return ids;
+}
+
+/** encodeWords(tokenize(text, level), ...), line by line (see forEachLineTokens): the same ids. */
+export function encodeText(text: string, level: TokenLevel, vocab: Vocabulary, source: string): Int32Array {
+  let ids = new Int32Array(1024), n = 0;
+  const unk = vocab.ids.get(UNK);
+  forEachLineTokens(text, level, (tokens) => {
+    if (n + tokens.length > ids.length) {
+      const grown = new Int32Array(Math.max(2 * ids.length, n + tokens.length));
+      grown.set(ids.subarray(0, n));
+      ids = grown;
+    }
+    for (const t of tokens) ids[n++] = tokenId(t, vocab, unk, source);
+  });
+  return ids.slice(0, n);
+}
+
+function tokenId(word: string, vocab: Vocabulary, unk: number | undefined, source: string): number {
+  const id = vocab.ids.get(word) ?? unk;
+  if (id === undefined) {
+    throw new UserError(`${source}: the word "${word}" is not in the training vocabulary and there is no ${UNK}; `
+      + `add ${UNK} to the training text or use the same vocabulary for every split`);
+  }
+  return id;
 }
 
 /** A token stream cut into B contiguous rows of L = floor(n / B) tokens (the remainder is dropped). */

@@ -23,6 +23,7 @@ export interface Backend {
   /** Σ x[k] · y[k] over [0, n)   (the gradient norm) */
   dot(n: number, x: Float32Array, y: Float32Array): number;
   lstmGatesForward: typeof import('./pointwise.js').lstmGatesForward;
+  /** Must allow dz to be the gates buffer itself (the LSTM layer overwrites the saved gates with dz). */
   lstmGatesBackward: typeof import('./pointwise.js').lstmGatesBackward;
   softmaxCrossEntropy: typeof import('./pointwise.js').softmaxCrossEntropy;
 }

@@ -68,7 +68,8 @@ export function lstmGatesForward(
  *   dcNext  (B,H)   in: dL/dc_t arriving from step t+1; out: dL/dc_{t-1} (to pass to step t-1)
  *   gates   (B,4H)  saved activated gates of step t
  *   cPrev   (B,H)   c_{t-1};  tanhC (B,H) saved tanh(cAct)
- *   dz      (B,4H)  out: dL/dz, the gradient of the pre-activations
+ *   dz      (B,4H)  out: dL/dz, the gradient of the pre-activations; may be `gates` itself (every element
+ *                   of a row is read before it is overwritten): the LSTM layer passes the same buffer
  *   dcAct   (B,H)   scratch: dL/dcAct; `normalizeCellBackward` (layer norm) turns it into dL/dc_t in place
  */
 export function lstmGatesBackward(

@@ -56,7 +56,7 @@ export function createWorkspace(model: Model, T: number, B: number, placement: D
     siteMasks: Array.from({ length: L + 1 }, () => (vertical ? new Float32Array(N * H) : null)),
     siteOutputs: Array.from({ length: L + 1 }, () => new Float32Array(vertical ? N * H : 0)),
     recurrentMasks: Array.from({ length: L }, () => (horizontal ? new Float32Array(N * H) : null)),
-    lstm: Array.from({ length: L }, () => createLstmActivations(T, B, H, layerNorm)),
+    lstm: Array.from({ length: L }, () => createLstmActivations(T, B, H, layerNorm, horizontal)),
     logits: new Float32Array(N * V),
     dx: new Float32Array(N * H), dxBelow: new Float32Array(N * H),
   };

@@ -34,7 +34,9 @@ export interface LstmWeights {
 
 /** What the forward saves for the backward, allocated once for at most T steps of B sequences. */
 export interface LstmActivations {
-  hPrev: Float32Array; //  (T·B, H)  the recurrent input actually used at step t: h_{t-1}, or h_{t-1} ⊙ mask
+  hPrev: Float32Array; //  (T·B, H)  the recurrent input actually used at step t: h_{t-1}, or h_{t-1} ⊙ mask.
+  //                                  Without a recurrent mask it is [h0; h_0 … h_{T-2}], read in place: h0 and h
+  //                                  are consecutive rows of one buffer, so no copy is kept (see below)
   gates: Float32Array; //  (T·B, 4H) activated gates i, f, g, o
   c: Float32Array; //      (T·B, H)  cell states c_t
   tanhC: Float32Array; //  (T·B, H)  tanh of c_t (or of LN(c_t))
@@ -55,22 +57,32 @@ export interface LstmActivations {
   dhNext: Float32Array; //    (B, H)
   dcNext: Float32Array; //    (B, H)
   dcAct: Float32Array; //     (B, H)
-  dz: Float32Array; //        (T·B, 4H)
+  dz: Float32Array; //        (T·B, 4H) the same memory as `gates`: the backward overwrites each step's gates
+  //                              with their gradient once it has read them (saves a (T·B, 4H) buffer)
   dzHh: Float32Array; //      (T·B, 4H) layer norm only: gradient of W_hh·h (dz otherwise)
 }
 
-export function createLstmActivations(T: number, B: number, H: number, layerNorm: boolean): LstmActivations {
+/**
+ * `recurrentMask`: whether the forward may be given a mask on h_{t-1} (the recurrent and variational
+ * ablations); only then is hPrev a buffer of its own. Otherwise h0 and h_0 … h_{T-1} are the T+1 row blocks
+ * of one buffer, and hPrev is its first T blocks: the recurrent input of every step, with no copy.
+ */
+export function createLstmActivations(
+  T: number, B: number, H: number, layerNorm: boolean, recurrentMask = true,
+): LstmActivations {
   const N = T * B;
   const ln = layerNorm ? 1 : 0;
+  const gates = new Float32Array(N * 4 * H);
+  const states = new Float32Array((N + B) * H); // h0, then h_0 … h_{T-1}
   return {
-    hPrev: new Float32Array(N * H), gates: new Float32Array(N * 4 * H), c: new Float32Array(N * H),
-    tanhC: new Float32Array(N * H), h: new Float32Array(N * H), h0: new Float32Array(B * H), c0: new Float32Array(B * H),
+    hPrev: recurrentMask ? new Float32Array(N * H) : states.subarray(0, N * H), gates, c: new Float32Array(N * H),
+    tanhC: new Float32Array(N * H), h: states.subarray(B * H), h0: states.subarray(0, B * H), c0: new Float32Array(B * H),
     ihHat: new Float32Array(ln * N * 4 * H), ihRstd: new Float32Array(ln * N),
     hhHat: new Float32Array(ln * N * 4 * H), hhRstd: new Float32Array(ln * N),
     cHat: new Float32Array(ln * N * H), cRstd: new Float32Array(ln * N), cNorm: new Float32Array(ln * N * H),
     hhScratch: new Float32Array(B * 4 * H), dh: new Float32Array(B * H), dhNext: new Float32Array(B * H),
     dcNext: new Float32Array(B * H), dcAct: new Float32Array(B * H),
-    dz: new Float32Array(N * 4 * H), dzHh: new Float32Array(ln * N * 4 * H),
+    dz: gates, dzHh: new Float32Array(ln * N * 4 * H),
   };
 }
 
@@ -86,15 +98,16 @@ export function lstmForward(
 ): void {
   const H4 = 4 * H, N = T * B;
   const layerNorm = w.lnIhGain !== null;
+  const hPrevIsH = a.hPrev.buffer === a.h.buffer; // hPrev already holds h_{t-1} (createLstmActivations)
+  if (hPrevIsH && recurrentMask !== null) throw new Error('lstmForward: a recurrent mask needs activations created with recurrentMask = true');
   // The input projections of all T steps in one GEMM: z = x · W_ihᵀ (+ b_ih + b_hh when not normalized)
   if (layerNorm) {
     backend.gemm(false, true, N, H4, In, 1, x, In, w.weightIh, In, 0, a.gates, H4);
     layerNormForward(a.gates, a.ihHat, a.ihRstd, a.gates, w.lnIhGain!, w.biasIh, N, H4);
   } else {
-    for (let n = 0; n < N; n++) {
-      const row = n * H4;
-      for (let j = 0; j < H4; j++) a.gates[row + j] = w.biasIh[j] + w.biasHh[j];
-    }
+    const bias = a.hhScratch.subarray(0, H4); // b_ih + b_hh once, then copied into every row
+    for (let j = 0; j < H4; j++) bias[j] = w.biasIh[j] + w.biasHh[j];
+    for (let n = 0; n < N; n++) a.gates.set(bias, n * H4);
     backend.gemm(false, true, N, H4, In, 1, x, In, w.weightIh, In, 1, a.gates, H4);
   }
   let step = 0; // the step the layer-norm callback works on
@@ -108,7 +121,7 @@ export function lstmForward(
     const hPrev = a.hPrev.subarray(rows * H, (rows + B) * H);
     // the recurrent input: h_{t-1} itself (zaremba), or h_{t-1} ⊙ mask (ablations)
     const hLast = t === 0 ? a.h0 : a.h.subarray((rows - B) * H, rows * H);
-    if (recurrentMask === null) hPrev.set(hLast);
+    if (recurrentMask === null) { if (!hPrevIsH) hPrev.set(hLast); }
     else for (let k = 0; k < B * H; k++) hPrev[k] = hLast[k] * recurrentMask[rows * H + k];
     const z = a.gates.subarray(rows * H4, (rows + B) * H4);
     if (layerNorm) {
@@ -130,7 +143,7 @@ export function lstmForward(
 
 /**
  * Backward over the same T steps. Truncated BPTT: no gradient enters from after the window, and the
- * gradient reaching h0, c0 is dropped.
+ * gradient reaching h0, c0 is dropped. Consumes the forward's activations: a.gates becomes a.dz.
  *   dH (T·B, H)  in: dL/dh_t from the layer above (the vertical path)
  *   dx (T·B, In) out: dL/dx_t (overwritten)
  *   g            gradients, accumulated (+=) into

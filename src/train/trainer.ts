@@ -274,7 +274,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     if (stopReason === 'interrupted') break;
     if (state.epochSteps === 0) break;
     const validStart = performance.now();
-    const valid = evaluate(backend, model, corpus.valid, config.batchSize, config.bptt, evalLimit, corpus.files.valid);
+    const valid = evaluate(backend, model, corpus.valid, config.batchSize, config.bptt, evalLimit, corpus.files.valid, ws);
     const metrics: EpochMetrics = {
       epoch, lr, trainPerplexity: Math.exp(state.epochNll / state.epochTokens), validPerplexity: valid.perplexity,
       steps: state.epochSteps, complete: state.window === windows, seconds: state.epochSeconds,
@@ -320,7 +320,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   } else if (restoreBest(early, model.params)) {
     say(`restored the best weights (epoch ${early.bestEpoch}, validation perplexity ${early.best.toFixed(2)})`);
   }
-  state.test = evaluate(backend, model, corpus.test, config.testBatchSize, config.testBptt, evalLimit, corpus.files.test);
+  state.test = evaluate(backend, model, corpus.test, config.testBatchSize, config.testBptt, evalLimit, corpus.files.test, ws);
   state.stopReason = stopReason;
   if (!unfinished) {
     state.finished = true;
