@@ -26,7 +26,7 @@ export async function placementCurvesSvg(runs: AblationRunResult[], title: strin
         field: 'perplexity', type: 'quantitative', title: 'perplexity (log scale)',
         scale: { type: 'log', domain: [Math.min(...values) * 0.9, Math.max(...values) * 1.1], nice: false },
       },
-      color: { field: 'run', type: 'nominal', title: 'dropout placement' },
+      color: { field: 'run', type: 'nominal', title: 'dropout placement', legend: { labelLimit: 400 } },
       strokeDash: { field: 'split', type: 'nominal', legend: null, scale: { domain: ['validation', 'training (dropout on)'], range: [[1, 0], [6, 3]] } },
       detail: { field: 'run' },
     },
