@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { findSplitFiles } from '../data/corpus.js';
 import { UserError } from '../errors.js';
@@ -115,7 +115,8 @@ export async function ablateCommand(flags: AblateFlags): Promise<void> {
   }
   const trainPath = join(runsDir, 'train.txt');
   const cut = firstTokens(readFileSync(splits.train, 'utf8'), settings.trainTokens);
-  if (!existsSync(trainPath)) writeFileSync(trainPath, cut.text);
+  // atomic: a run resumed after a kill must find the whole cut, never a partial one
+  if (!existsSync(trainPath)) writeFileAtomic(trainPath, cut.text);
 
   console.log(`rlstm ablate: ${runs.length} runs of a 2×${settings.hidden} LSTM, ${cut.tokens} training tokens, `
     + `${settings.epochs} epochs each${settings.minutesPerRun !== null ? ` (at most ${settings.minutesPerRun.toFixed(1)} minutes each)` : ''}; `
