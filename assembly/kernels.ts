@@ -23,11 +23,16 @@ export function scratch(bytes: usize): usize {
 
 // exp(x) for float32 lanes: x = k·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 polynomial
 // (minimax coefficients of Cephes' expf), 2^k built in the exponent bits. About 1 ulp.
+// k is rounded to the nearest integer by adding 1.5·2^23 (the float's last mantissa bit is then 1):
+// the sum's low mantissa bits are k itself, so no separate rounding or float→int conversion is needed.
+// The clamps use pmin/pmax (one instruction each; min/max must also order NaNs and signed zeros, which
+// costs several): a NaN input stays NaN, as the training loop's divergence check needs.
 const EXP_HI: f32 = 88.3762626647949;
 const EXP_LO: f32 = -87.3365447505531;
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
+const ROUND: f32 = 12582912; // 1.5 · 2^23
 const P0: f32 = 1.9875691500e-4;
 const P1: f32 = 1.3981999507e-3;
 const P2: f32 = 8.3334519073e-3;
@@ -37,8 +42,9 @@ const P5: f32 = 5.0000001201e-1;
 
 // @ts-ignore: decorator
 @inline function expLanes(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const kRounded = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND)); // bits: 0x4B400000 + k
+  const k = f32x4.sub(kRounded, f32x4.splat(ROUND));
   let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(LN2_LO)));
   const z = f32x4.mul(r, r);
@@ -48,7 +54,8 @@ const P5: f32 = 5.0000001201e-1;
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P4));
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(P5));
   y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  // 2^k: (k + 127) in the exponent field; the shift drops the 0x4B400000 above k's bits
+  const pow2 = i32x4.shl(i32x4.add(kRounded, i32x4.splat(127)), 23);
   return f32x4.mul(y, pow2);
 }
 
@@ -68,7 +75,7 @@ export function softmaxCrossEntropy(logits: usize, targets: usize, N: i32, V: i3
   for (let n = 0; n < N; n++) {
     const row = logits + (<usize>n * <usize>V) * 4;
     let maxLanes = f32x4.splat(-Infinity);
-    for (let v = 0; v < V4; v += 4) maxLanes = f32x4.max(maxLanes, v128.load(row + (<usize>v) * 4));
+    for (let v = 0; v < V4; v += 4) maxLanes = f32x4.pmax(maxLanes, v128.load(row + (<usize>v) * 4));
     let max = Mathf.max(Mathf.max(f32x4.extract_lane(maxLanes, 0), f32x4.extract_lane(maxLanes, 1)),
       Mathf.max(f32x4.extract_lane(maxLanes, 2), f32x4.extract_lane(maxLanes, 3)));
     for (let v = V4; v < V; v++) max = Mathf.max(max, load<f32>(row + (<usize>v) * 4));
@@ -177,6 +184,58 @@ export function lstmGatesForward(z: usize, cPrev: usize, c: usize, tanhC: usize,
     v128.store(tanhCP, tc);
     v128.store(hP, hNew);
   }
+}
+
+/**
+ * Backward of one LSTM step without layer norm (the contract of lstmGatesBackward in
+ * src/kernels/pointwise.ts): from dh (B,H), dcNext (B,H), the saved gates (B,4H), cPrev and tanhC (B,H),
+ * writes dz (B,4H) and dcNext ← dL/dc_{t-1}. dz may be the gates themselves (a pair of units reads all
+ * its gates before writing). Two units at a time in float64, every product in the order of the TypeScript
+ * loop and rounded to float32 where that loop stores, so the results are the TypeScript's, bit for bit.
+ */
+export function lstmGatesBackward(dh: usize, dcNext: usize, gates: usize, cPrev: usize, tanhC: usize, dz: usize, B: i32, H: i32): void {
+  const rowBytes = <usize>H * 4;
+  const pairBytes = <usize>(H & ~1) * 4;
+  for (let b = 0; b < B; b++) {
+    const zr = <usize>b * rowBytes * 4;
+    const r = <usize>b * rowBytes;
+    for (let j: usize = 0; j < pairBytes; j += 8) unitsBackward(dh + r + j, dcNext + r + j, gates + zr + j, cPrev + r + j, tanhC + r + j, dz + zr + j, rowBytes, false);
+    if (pairBytes < rowBytes) unitsBackward(dh + r + pairBytes, dcNext + r + pairBytes, gates + zr + pairBytes, cPrev + r + pairBytes, tanhC + r + pairBytes, dz + zr + pairBytes, rowBytes, true);
+  }
+}
+
+// two float32 values → float64 lanes (or one, in lane 0, with single = true)
+// @ts-ignore: decorator
+@inline function load2(p: usize, single: bool): v128 {
+  return f64x2.promote_low_f32x4(single ? f32x4.splat(load<f32>(p)) : v128.load64_zero(p));
+}
+
+// float64 lanes → two float32 values (or lane 0 only)
+// @ts-ignore: decorator
+@inline function store2(p: usize, x: v128, single: bool): void {
+  const f = f32x4.demote_f64x2_zero(x);
+  if (single) store<f32>(p, f32x4.extract_lane(f, 0));
+  else v128.store64_lane(p, f, 0);
+}
+
+// @ts-ignore: decorator
+@inline function unitsBackward(dhP: usize, dcNextP: usize, gatesP: usize, cPrevP: usize, tanhCP: usize, dzP: usize, gateBytes: usize, single: bool): void {
+  const one = f64x2.splat(1);
+  const d = load2(dhP, single), tc = load2(tanhCP, single);
+  const i = load2(gatesP, single), f = load2(gatesP + gateBytes, single);
+  const g = load2(gatesP + 2 * gateBytes, single), o = load2(gatesP + 3 * gateBytes, single);
+  const cp = load2(cPrevP, single), dcIn = load2(dcNextP, single);
+  // h = o ⊙ tanh(c):  dz_o = d·tc·o·(1−o),  dL/dc (this step's part) = d·o·(1−tc²), stored as float32
+  const dzO = f64x2.mul(f64x2.mul(f64x2.mul(d, tc), o), f64x2.sub(one, o));
+  const dcAct = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(
+    f64x2.mul(f64x2.mul(d, o), f64x2.sub(one, f64x2.mul(tc, tc)))));
+  // c_t = f ⊙ c_{t-1} + i ⊙ g
+  const dc = f64x2.add(dcAct, dcIn);
+  store2(dzP, f64x2.mul(f64x2.mul(f64x2.mul(dc, g), i), f64x2.sub(one, i)), single);
+  store2(dzP + gateBytes, f64x2.mul(f64x2.mul(f64x2.mul(dc, cp), f), f64x2.sub(one, f)), single);
+  store2(dzP + 2 * gateBytes, f64x2.mul(f64x2.mul(dc, i), f64x2.sub(one, f64x2.mul(g, g))), single);
+  store2(dzP + 3 * gateBytes, dzO, single);
+  store2(dcNextP, f64x2.mul(dc, f), single);
 }
 
 // The matrix product of the pure-TypeScript backend (packed panels, a 4×8 register tile): assembly/gemm.ts

@@ -26,6 +26,10 @@ test('rlstm bench --json reports consistent figures', { skip: blas ? false : 'Op
   assert.equal(b.config, 'small');
   assert.ok(Math.abs(b.rooflineFraction - b.tokensPerSecond / b.rooflineTokensPerSecond) < 1e-9);
   assert.ok(Math.abs(b.rooflineTokensPerSecond - b.gemmGflops * 1e9 / b.flopsPerToken) < 1e-6 * b.rooflineTokensPerSecond);
+  // the GEMM-only ceiling: batched FLOPs at gemmGflops, the per-step recurrent ones (L·16H² per token) at recurrentGemmGflops
+  const H = CONFIGS.small.hidden, recurrent = CONFIGS.small.layers * 16 * H * H;
+  const ceiling = (b.flopsPerToken / b.gemmGflops) / ((b.flopsPerToken - recurrent) / b.gemmGflops + recurrent / b.recurrentGemmGflops);
+  assert.ok(Math.abs(b.gemmOnlyFraction - ceiling) < 1e-9, `gemmOnlyFraction ${b.gemmOnlyFraction} vs ${ceiling}`);
   const parts = Object.values(b.breakdown as Record<string, number>);
   assert.deepEqual(Object.keys(b.breakdown).sort(), ['embedding', 'gemm', 'lstmElementwise', 'optimizer', 'other', 'softmaxCrossEntropy']);
   const total = parts.reduce((s, v) => s + v, 0);

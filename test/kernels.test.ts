@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadBlasBackend } from '../src/kernels/blas.js';
-import { gemmJs, gemmTs } from '../src/kernels/js.js';
-import { lstmGatesForward, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
+import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
+import { lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm.js';
 import { randomArray, testRng } from './helpers.js';
 
@@ -83,6 +83,50 @@ test('WebAssembly LSTM gates equal the TypeScript kernel', { skip: wasm === null
     wasm!.lstmGatesForward(w.z, cPrev, w.c, w.tanhC, w.h, B, H, null, null);
     for (const key of ['z', 'c', 'tanhC', 'h'] as const) {
       assert.ok(maxAbsDiff(t[key], w[key]) < 1e-6, `H ${H}: ${key} differs by ${maxAbsDiff(t[key], w[key])}`);
+    }
+  }
+});
+
+test('WebAssembly LSTM gates backward equals the TypeScript kernel bit for bit, dz written over the gates', { skip: wasm === null ? 'kernels.wasm not built' : false }, () => {
+  const rng = testRng(34);
+  for (const H of [12, 13, 650]) { // H = 13: a last unit after the pairs
+    const B = 3, n = B * H;
+    const dh = randomArray(n, rng, 2), dcNext = randomArray(n, rng, 2), cPrev = randomArray(n, rng, 3);
+    const tanhC = randomArray(n, rng, 1);
+    const gates = Float32Array.from(randomArray(4 * n, rng, 1), (x) => Math.abs(x)); // activated gates lie in (0, 1) / (−1, 1)
+    const run = (fn: typeof lstmGatesBackward) => {
+      const g = gates.slice(), dc = dcNext.slice();
+      fn(dh, dc, g, cPrev, tanhC, g, new Float32Array(n), B, H, null); // dz aliases the gates, as the LSTM layer calls it
+      return { dz: g, dcNext: dc };
+    };
+    const t = run(lstmGatesBackward), w = run(wasm!.lstmGatesBackward);
+    assert.deepEqual(w.dz, t.dz, `H ${H}: dz`);
+    assert.deepEqual(w.dcNext, t.dcNext, `H ${H}: dcNext`);
+    assert.notDeepEqual(t.dz, gates, 'the kernel wrote dz');
+  }
+});
+
+test('WebAssembly softmax: a NaN score makes the loss NaN (the trainer stops on it)', { skip: wasm === null ? 'kernels.wasm not built' : false }, () => {
+  const V = 40, logits = randomArray(2 * V, testRng(35), 3);
+  logits[V + 5] = NaN;
+  const nll = wasm!.softmaxCrossEntropy(logits.slice(), Int32Array.from([1, 2]), 2, V, 0.5);
+  assert.ok(Number.isNaN(nll), `nll ${nll}`);
+});
+
+test('column sums (bias gradients) on both backends: acc += Σ_n x[n], accumulated onto what acc holds', () => {
+  const rng = testRng(36);
+  for (const backend of [jsBackend, ...(blas === null ? [] : [blas])]) {
+    for (const [N, C] of [[1, 5], [7, 13], [700, 2600]]) {
+      const x = randomArray(N * C, rng, 1), start = randomArray(C, rng, 1);
+      const acc = start.slice();
+      backend.addColumnSums(N, C, x, acc);
+      let worst = 0;
+      for (let c = 0; c < C; c++) {
+        let sum = start[c];
+        for (let n = 0; n < N; n++) sum += x[n * C + c];
+        worst = Math.max(worst, Math.abs(sum - acc[c]));
+      }
+      assert.ok(worst < 1e-5 * Math.sqrt(N) + 1e-6, `${backend.name} N=${N} C=${C}: off by ${worst}`);
     }
   }
 });

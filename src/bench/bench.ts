@@ -23,6 +23,12 @@ export interface BenchResult {
   rooflineTokensPerSecond: number; //  gemmGflops / flopsPerToken
   tokensPerSecond: number; //          training
   rooflineFraction: number; //         tokensPerSecond / rooflineTokensPerSecond
+  /**
+   * The fraction a step made of nothing but its GEMMs would reach, the batched ones at gemmGflops and the
+   * per-step recurrent ones (B rows) at recurrentGemmGflops: the ceiling that the recurrent products'
+   * lower speed puts on rooflineFraction, whatever the rest of the step costs.
+   */
+  gemmOnlyFraction: number;
   evalTokensPerSecond: number;
   peakRssMb: number;
   breakdown: Record<'gemm' | 'lstmElementwise' | 'softmaxCrossEntropy' | 'embedding' | 'optimizer' | 'other', number>; // fractions of a step
@@ -39,12 +45,17 @@ export function flopsPerToken(config: TrainConfig, vocabSize: number): number {
 interface Shape { name: string; transA: boolean; transB: boolean; M: number; N: number; K: number; count: number }
 
 /**
- * Seconds per call of one GEMM shape, the best of a few timed rounds. The operands are views into one
- * scratch buffer shared by all shapes, so that timing does not raise the peak memory the bench reports.
+ * Seconds per call of one GEMM shape, the best of a few timed rounds. The operands are views into
+ * buffers the training steps already used (the bench runs this last), so that timing the GEMMs does not
+ * raise the peak memory it reports: each of A, B and C goes into the first buffer left that holds it.
  */
-function timeGemm(backend: Backend, s: Shape, minSeconds: number, scratch: Float32Array): number {
-  const A = scratch.subarray(0, s.M * s.K), B = scratch.subarray(s.M * s.K, s.M * s.K + s.K * s.N);
-  const C = scratch.subarray(s.M * s.K + s.K * s.N, s.M * s.K + s.K * s.N + s.M * s.N);
+function timeGemm(backend: Backend, s: Shape, minSeconds: number, buffers: Float32Array[]): number {
+  const free = [...buffers];
+  const take = (size: number): Float32Array => {
+    const k = free.findIndex((b) => b.length >= size);
+    return k < 0 ? new Float32Array(size) : free.splice(k, 1)[0].subarray(0, size);
+  };
+  const A = take(s.M * s.K), B = take(s.K * s.N), C = take(s.M * s.N);
   A.fill(0.01); B.fill(0.01);
   const lda = s.transA ? s.M : s.K, ldb = s.transB ? s.K : s.N;
   const call = (): void => backend.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, lda, B, ldb, 0, C, s.N);
@@ -70,6 +81,7 @@ function timedBackend(backend: Backend, timers: { gemm: number; lstmElementwise:
   return {
     name: backend.name,
     gemm: timed(backend.gemm.bind(backend), 'gemm'),
+    addColumnSums: backend.addColumnSums.bind(backend), // bias gradients: counted in 'other'
     axpy: backend.axpy.bind(backend), // timed with the optimizer
     dot: backend.dot.bind(backend),
     lstmGatesForward: timed(backend.lstmGatesForward, 'lstmElementwise'),
@@ -82,36 +94,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   const V = corpus.vocab.words.length, H = config.hidden, B = config.batchSize, T = config.bptt, N = T * B, L = config.layers;
   const flops = flopsPerToken(config, V);
 
-  // 1. The roofline: the batched products of one training step, each timed on its own.
-  const batched: Shape[] = [
-    { name: 'input projections x·W_ihᵀ (all steps)', transA: false, transB: true, M: N, N: 4 * H, K: H, count: L },
-    { name: 'input gradient dz·W_ih', transA: false, transB: false, M: N, N: H, K: 4 * H, count: L },
-    { name: 'weight gradients dzᵀ·x, dzᵀ·h', transA: true, transB: false, M: 4 * H, N: H, K: N, count: 2 * L },
-    { name: 'logits x·W_outᵀ', transA: false, transB: true, M: N, N: V, K: H, count: 1 },
-    { name: 'decoder input gradient dlogits·W_out', transA: false, transB: false, M: N, N: H, K: V, count: 1 },
-    { name: 'decoder weight gradient dlogitsᵀ·x', transA: true, transB: false, M: V, N: H, K: N, count: 1 },
-  ];
-  const recurrent: Shape[] = [
-    { name: 'recurrent h·W_hhᵀ (per step)', transA: false, transB: true, M: B, N: 4 * H, K: H, count: L * T },
-    { name: 'recurrent gradient dz·W_hh (per step)', transA: false, transB: false, M: B, N: H, K: 4 * H, count: L * T },
-  ];
-  const gemmShapes: BenchResult['gemmShapes'] = [];
-  let scratch: Float32Array | null = new Float32Array(Math.max(...[...batched, ...recurrent].map((s) => s.M * s.K + s.K * s.N + s.M * s.N)));
-  const weighted = (shapes: Shape[]): number => {
-    let totalFlops = 0, totalSeconds = 0;
-    for (const s of shapes) {
-      const seconds = timeGemm(backend, s, 0.6, scratch!);
-      const f = 2 * s.M * s.N * s.K;
-      gemmShapes.push({ name: s.name, M: s.M, N: s.N, K: s.K, gflops: f / seconds / 1e9 });
-      totalFlops += f * s.count; totalSeconds += seconds * s.count;
-    }
-    return totalFlops / totalSeconds / 1e9;
-  };
-  const gemmGflops = weighted(batched);
-  const recurrentGemmGflops = weighted(recurrent);
-  scratch = null; // garbage before the model is allocated
-
-  // 2. Training steps on real windows, with every kernel timed.
+  // 1. Training steps on real windows, with every kernel timed.
   const rng = createRng(config.seed);
   const model = createModel({ vocabSize: V, hidden: H, layers: L, layerNorm: config.layerNorm });
   initializeParameters(model, config.init, rng);
@@ -156,7 +139,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   }
   const embeddingMs = performance.now() - start;
 
-  // 3. Evaluation: forward only, dropout off, in the training workspace (as the trainer does)
+  // 2. Evaluation: forward only, dropout off, in the training workspace (as the trainer does)
   const evalWs = ws;
   resetState(evalWs);
   let evalTokens = 0;
@@ -169,13 +152,45 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   }
   const evalSeconds = (performance.now() - start) / 1000;
 
+  // 3. The roofline: the batched products of one training step, each timed on its own, last, in the
+  //    buffers of the model and workspace, whose contents are no longer needed.
+  const batched: Shape[] = [
+    { name: 'input projections x·W_ihᵀ (all steps)', transA: false, transB: true, M: N, N: 4 * H, K: H, count: L },
+    { name: 'input gradient dz·W_ih', transA: false, transB: false, M: N, N: H, K: 4 * H, count: L },
+    { name: 'weight gradients dzᵀ·x, dzᵀ·h', transA: true, transB: false, M: 4 * H, N: H, K: N, count: 2 * L },
+    { name: 'logits x·W_outᵀ', transA: false, transB: true, M: N, N: V, K: H, count: 1 },
+    { name: 'decoder input gradient dlogits·W_out', transA: false, transB: false, M: N, N: H, K: V, count: 1 },
+    { name: 'decoder weight gradient dlogitsᵀ·x', transA: true, transB: false, M: V, N: H, K: N, count: 1 },
+  ];
+  const recurrent: Shape[] = [
+    { name: 'recurrent h·W_hhᵀ (per step)', transA: false, transB: true, M: B, N: 4 * H, K: H, count: L * T },
+    { name: 'recurrent gradient dz·W_hh (per step)', transA: false, transB: false, M: B, N: H, K: 4 * H, count: L * T },
+  ];
+  const gemmShapes: BenchResult['gemmShapes'] = [];
+  const scratch = [ws.logits, model.params, model.grads, ws.lstm[0].gates];
+  const weighted = (shapes: Shape[]): number => {
+    let totalFlops = 0, totalSeconds = 0;
+    for (const s of shapes) {
+      const seconds = timeGemm(backend, s, 0.6, scratch);
+      const f = 2 * s.M * s.N * s.K;
+      gemmShapes.push({ name: s.name, M: s.M, N: s.N, K: s.K, gflops: f / seconds / 1e9 });
+      totalFlops += f * s.count; totalSeconds += seconds * s.count;
+    }
+    return totalFlops / totalSeconds / 1e9;
+  };
+  const gemmGflops = weighted(batched);
+  const recurrentGemmGflops = weighted(recurrent);
+
   const tokensPerSecond = tokens / trainSeconds;
   const rooflineTokensPerSecond = (gemmGflops * 1e9) / flops;
+  const recurrentFlops = L * 16 * H * H; // per token: h·W_hhᵀ forward and dz·W_hh backward, 2·4H·H each
+  const gemmOnlySeconds = (flops - recurrentFlops) / (gemmGflops * 1e9) + recurrentFlops / (recurrentGemmGflops * 1e9);
   const fraction = (ms: number): number => ms / timedMs;
   const known = timers.gemm + timers.lstmElementwise + timers.softmaxCrossEntropy + embeddingMs + optimizerMs;
   return {
     config: config.name, backend: backend.name, steps, flopsPerToken: flops, gemmGflops, recurrentGemmGflops,
     rooflineTokensPerSecond, tokensPerSecond, rooflineFraction: tokensPerSecond / rooflineTokensPerSecond,
+    gemmOnlyFraction: 1 / rooflineTokensPerSecond / gemmOnlySeconds,
     evalTokensPerSecond: evalTokens / evalSeconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     breakdown: {

@@ -38,6 +38,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
   console.log(`  FLOPs per trained token                        ${(r.flopsPerToken / 1e6).toFixed(1)} M`);
   console.log(`  roofline                                       ${r.rooflineTokensPerSecond.toFixed(0)} tokens/s`);
   console.log(`  training                                       ${r.tokensPerSecond.toFixed(0)} tokens/s  (${pct(r.rooflineFraction)} of the roofline)`);
+  console.log(`  ceiling if a step were only its GEMMs          ${pct(r.gemmOnlyFraction)} of the roofline (the recurrent products run slower)`);
   console.log(`  evaluation                                     ${r.evalTokensPerSecond.toFixed(0)} tokens/s`);
   console.log(`  peak memory (RSS)                              ${r.peakRssMb.toFixed(0)} MB`);
   console.log('  where a training step\'s time goes:');

@@ -20,6 +20,8 @@ export interface Backend {
   ): void;
   /** y[0..n) += alpha · x[0..n)   (the SGD update) */
   axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
+  /** acc[c] += Σ_n x[n·C + c] for x (N,C): the gradient of a bias added to every row */
+  addColumnSums(N: number, C: number, x: Float32Array, acc: Float32Array): void;
   /** Σ x[k] · y[k] over [0, n)   (the gradient norm) */
   dot(n: number, x: Float32Array, y: Float32Array): number;
   lstmGatesForward: typeof import('./pointwise.js').lstmGatesForward;

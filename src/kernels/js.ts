@@ -110,13 +110,26 @@ export function gemmJs(
   gemmTs(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/**
+ * Column sums as the product of a row of N ones with x (N,C), so that a GEMM does the summing: for a
+ * backend whose GEMM is much faster than a TypeScript loop over the rows.
+ */
+export function columnSumsByGemm(gemm: Backend['gemm']): Backend['addColumnSums'] {
+  let ones = new Float32Array(0);
+  return (N, C, x, acc) => {
+    if (ones.length < N) ones = new Float32Array(N).fill(1); // grows once, to the largest N
+    gemm(false, false, 1, C, N, 1, ones, N, x, C, 1, acc, C);
+  };
+}
+
 /** The pure-TypeScript backend: needs nothing installed, runs in Node and in browsers (GEMM: gemmJs above). */
 export const jsBackend: Backend = {
   name: 'js',
   gemm: gemmJs,
+  addColumnSums: columnSumsByGemm(gemmJs),
   axpy,
   dot,
   lstmGatesForward,
-  lstmGatesBackward,
+  lstmGatesBackward: wasm?.lstmGatesBackward ?? lstmGatesBackward, // WebAssembly, the same bits as the TypeScript loop
   softmaxCrossEntropy,
 };

@@ -1,5 +1,7 @@
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
-import { lstmGatesForward as lstmGatesForwardTs, softmaxCrossEntropy as softmaxCrossEntropyTs } from './pointwise.js';
+import {
+  lstmGatesBackward as lstmGatesBackwardTs, lstmGatesForward as lstmGatesForwardTs, softmaxCrossEntropy as softmaxCrossEntropyTs,
+} from './pointwise.js';
 
 /**
  * The WebAssembly SIMD kernels of assembly/ (kernels.ts, gemm.ts), compiled by the build and embedded in
@@ -14,6 +16,7 @@ interface KernelExports {
   scratch(bytes: number): number;
   softmaxCrossEntropy(logits: number, targets: number, N: number, V: number, scale: number): number;
   lstmGatesForward(z: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
+  lstmGatesBackward(dh: number, dcNext: number, gates: number, cPrev: number, tanhC: number, dz: number, B: number, H: number): void;
   gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number,
     B: number, ldb: number, beta: number, C: number, ldc: number): void;
 }
@@ -24,6 +27,8 @@ const CHUNK_FLOATS = 65536;
 export interface WasmKernels {
   softmaxCrossEntropy: typeof softmaxCrossEntropyTs;
   lstmGatesForward: typeof lstmGatesForwardTs;
+  /** Bit for bit the TypeScript lstmGatesBackward (float64 arithmetic in the same order). */
+  lstmGatesBackward: typeof lstmGatesBackwardTs;
   /**
    * Backend.gemm's contract (C = alpha·op(A)·op(B) + beta·C). Returns false, having done nothing, when
    * the module's memory cannot grow to hold the operands; the caller then computes it another way.
@@ -105,6 +110,22 @@ function makeKernels(k: KernelExports): WasmKernels {
       c.set(floats.subarray(f + 5 * n, f + 6 * n));
       tanhC.set(floats.subarray(f + 6 * n, f + 7 * n));
       h.set(floats.subarray(f + 7 * n, f + 8 * n));
+    },
+    lstmGatesBackward(dh, dcNext, gates, cPrev, tanhC, dz, dcAct, B, H, normalizeCellBackward) {
+      const n = B * H;
+      if (normalizeCellBackward !== null || !ensure(8 * n, 0)) {
+        lstmGatesBackwardTs(dh, dcNext, gates, cPrev, tanhC, dz, dcAct, B, H, normalizeCellBackward);
+        return;
+      }
+      const f = base / 4; // float offsets: gates (4n, overwritten by dz), dh, dcNext, cPrev, tanhC (n each)
+      floats.set(gates.subarray(0, 4 * n), f);
+      floats.set(dh.subarray(0, n), f + 4 * n);
+      floats.set(dcNext.subarray(0, n), f + 5 * n);
+      floats.set(cPrev.subarray(0, n), f + 6 * n);
+      floats.set(tanhC.subarray(0, n), f + 7 * n);
+      k.lstmGatesBackward(base + 16 * n, base + 20 * n, base, base + 24 * n, base + 28 * n, base, B, H);
+      dz.set(floats.subarray(f, f + 4 * n));
+      dcNext.set(floats.subarray(f + 5 * n, f + 6 * n));
     },
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M <= 0 || N <= 0) return true;

@@ -26,13 +26,7 @@ export function linearBackward(
   addColumnSums(backend, dbias, dout, N, Out);
 }
 
-let ones = new Float32Array(0);
-
-/**
- * acc (C) += Σ_n x[n] for x (N,C): the gradient of a bias broadcast over N rows. Computed as the
- * product of a row of N ones with x, so that the backend's GEMM does the summing.
- */
+/** acc (C) += Σ_n x[n] for x (N,C): the gradient of a bias broadcast over N rows. */
 export function addColumnSums(backend: Backend, acc: Float32Array, x: Float32Array, N: number, C: number): void {
-  if (ones.length < N) ones = new Float32Array(N).fill(1); // grows once, to the largest N
-  backend.gemm(false, false, 1, C, N, 1, ones, N, x, C, 1, acc, C);
+  backend.addColumnSums(N, C, x, acc);
 }

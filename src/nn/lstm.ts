@@ -187,8 +187,12 @@ export function lstmBackward(
     // z = LN(W_ih·x; γ_ih, b_ih) + ...   (in place: a.dz becomes the gradient of W_ih·x)
     layerNormBackward(a.dz, g.lnIhGain!, g.biasIh, a.dz, a.ihHat, a.ihRstd, w.lnIhGain!, N, H4);
   } else {
-    addColumnSums(backend, g.biasIh, a.dz, N, H4);
-    addColumnSums(backend, g.biasHh, a.dz, N, H4);
+    // b_ih and b_hh enter z the same way: both gradients are Σ_t dz_t, summed once
+    const sums = a.hhScratch.subarray(0, H4);
+    sums.fill(0);
+    addColumnSums(backend, sums, a.dz, N, H4);
+    backend.axpy(H4, 1, sums, g.biasIh);
+    backend.axpy(H4, 1, sums, g.biasHh);
   }
   // z = x · W_ihᵀ:  dW_ih += dzᵀ · x,  dx = dz · W_ih
   backend.gemm(true, false, H4, In, N, 1, a.dz, H4, x, In, 1, g.weightIh, In);
