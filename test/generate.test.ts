@@ -11,7 +11,7 @@ import {
 import { createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions } from '../src/model/lm.js';
 import { createModel, initializeParameters, type Model } from '../src/model/params.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
-import { clipGradients, sgdStep, zeroGradients } from '../src/train/sgd.js';
+import { clipScale, modelGradientNorm, sgdStep, zeroGradients } from '../src/train/sgd.js';
 import { loadModelFromCheckpoint } from '../src/train/load.js';
 import { generateCommand } from '../src/cli/generate.js';
 import { createRng } from '../src/util/rng.js';
@@ -77,8 +77,7 @@ function trainedModel(): Model {
     zeroGradients(model);
     modelForward(jsBackend, model, ws, T, options);
     modelBackward(jsBackend, model, ws, T, options);
-    clipGradients(model.grads, 5);
-    sgdStep(model, 0.5, 0);
+    sgdStep(model, 0.5, 0, clipScale(modelGradientNorm(model), 5));
   }
   trained = model;
   return model;

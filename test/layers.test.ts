@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { jsBackend } from '../src/kernels/js.js';
 import { softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { dropoutBackward, dropoutForward, fillDropoutMaskPerSequence, fillDropoutMaskPerStep } from '../src/nn/dropout.js';
-import { embeddingBackward, embeddingForward } from '../src/nn/embedding.js';
+import { clearRowGradient, createRowGradient, denseRowGradient, embeddingBackward, embeddingForward } from '../src/nn/embedding.js';
 import { layerNormBackward, layerNormForward } from '../src/nn/layernorm.js';
 import { linearBackward, linearForward } from '../src/nn/linear.js';
 import { createLstmActivations, lstmBackward, lstmForward, type LstmWeights } from '../src/nn/lstm.js';
@@ -22,12 +22,23 @@ test('embedding backward matches finite differences', () => {
   const weight = randomArray(V * C, rng), R = randomArray(N * C, rng);
   const out = new Float32Array(N * C);
   const loss = (): number => { embeddingForward(out, tokens, weight, N, C); return dot(out, R); };
-  const dweight = new Float32Array(V * C);
-  embeddingBackward(dweight, R, tokens, N, C);
+  const grad = createRowGradient(V, C);
+  embeddingBackward(grad, R, tokens, N, C);
+  const dweight = denseRowGradient(grad, V);
   assertGradientOk('embedding', checkGradient(loss, weight, dweight));
   // rows of unused tokens (2, 4) get no gradient; token 1 (used twice) gets both rows
   assert.deepEqual(Array.from(dweight.subarray(2 * C, 3 * C)), [0, 0, 0, 0]);
   assert.ok(Math.abs(dweight[C] - (R[0] + R[2 * C])) < 1e-6);
+  // only the used rows are kept, in order of first use; a second backward accumulates, clearing empties it
+  assert.deepEqual(Array.from(grad.list.subarray(0, grad.count)), [1, 3, 5, 0]);
+  embeddingBackward(grad, R, tokens, N, C);
+  assert.ok(Math.abs(denseRowGradient(grad, V)[C] - 2 * dweight[C]) < 1e-6);
+  clearRowGradient(grad);
+  assert.equal(grad.count, 0);
+  embeddingBackward(grad, R, Int32Array.from([4, 4, 4, 4, 4]), N, C);
+  const again = denseRowGradient(grad, V);
+  assert.deepEqual(Array.from(again.subarray(C, 2 * C)), [0, 0, 0, 0], 'a cleared row starts from zero');
+  assert.ok(Math.abs(again[4 * C] - (R[0] + R[C] + R[2 * C] + R[3 * C] + R[4 * C])) < 1e-6);
 });
 
 test('dropout forward/backward: inverted scaling, gradient through the mask', () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { loadCorpus } from '../src/data/corpus.js';
 import { jsBackend } from '../src/kernels/js.js';
 import { CONFIGS, learningRateForEpoch } from '../src/model/configs.js';
-import { createModel, initializeParameters, markUsedRows } from '../src/model/params.js';
+import { createModel, denseGradients, initializeParameters, setDenseGradients } from '../src/model/params.js';
 import { createEarlyStopping, earlyStoppingUpdate, restoreBest } from '../src/train/early-stopping.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { clipGradients, clipScale, gradientNorm, modelGradientNorm, sgdStep, weightDecayPenalty, zeroGradients } from '../src/train/sgd.js';
@@ -58,12 +58,34 @@ test('SGD with weight decay shrinks weight matrices only, never biases', () => {
       assert.ok(Math.abs(model.params[k] - expected) < 1e-7, `${t.name}[${k - t.offset}]`);
     }
   }
-  // the plain step with a clipping factor: w −= lr · s · g (every embedding row marked as used)
-  markUsedRows(model.encoder.usedRows, Int32Array.from({ length: 6 }, (_, k) => k), 6);
-  model.grads.fill(2);
+  // the plain step with a clipping factor: w −= lr · s · g (every embedding row holding a gradient)
+  setDenseGradients(model, new Float32Array(model.grads.length).fill(2));
   const p = model.params.slice();
   sgdStep(model, 0.5, 0, 0.25);
   for (let k = 0; k < p.length; k++) assert.ok(Math.abs(model.params[k] - (p[k] - 0.25)) < 1e-6);
+});
+
+test('SGD with weight decay on the embedding: rows without a gradient decay, rows with one also step', () => {
+  const V = 9, H = 4;
+  const model = createModel({ vocabSize: V, hidden: H, layers: 1, layerNorm: false });
+  initializeParameters(model, 0.5, createRng(3));
+  const ws = createWorkspace(model, 2, 2, 'none');
+  ws.tokens.set([1, 4, 4, 7]); ws.targets.set([2, 3, 5, 0]);
+  zeroGradients(model);
+  const options = { train: true, placement: 'none' as const, keepProb: 1, rng: null };
+  modelForward(jsBackend, model, ws, 2, options);
+  modelBackward(jsBackend, model, ws, 2, options);
+  assert.equal(model.encoder.grad.count, 3);
+  const grads = denseGradients(model), before = model.params.slice();
+  const lr = 0.5, decay = 0.1, scale = 0.8;
+  sgdStep(model, lr, decay, scale);
+  const expected = new Float32Array(before.length);
+  for (const t of model.tensors) {
+    for (let k = t.offset; k < t.offset + t.size; k++) {
+      expected[k] = before[k] - (lr * scale * grads[k] + (t.kind === 'weight' ? lr * decay * before[k] : 0));
+    }
+  }
+  assert.deepEqual(model.params, expected);
 });
 
 test('early stopping: stops after `patience` epochs without improvement and restores the best weights', () => {
@@ -108,7 +130,7 @@ test('training with patience reports the best epoch and scores test with the res
   assert.ok(Math.abs(again.perplexity - best) < 1e-9 * best, `restored ${again.perplexity} vs best ${best}`);
 });
 
-test('the sparse embedding update equals the dense one: norm, step and zeroing skip only zero rows', () => {
+test('the embedding gradient kept as rows equals the dense one: norm, step and zeroing skip only zero rows', () => {
   const V = 50, H = 6, T = 4, B = 3;
   const model = createModel({ vocabSize: V, hidden: H, layers: 2, layerNorm: false });
   initializeParameters(model, 0.3, createRng(5));
@@ -121,15 +143,18 @@ test('the sparse embedding update equals the dense one: norm, step and zeroing s
     modelForward(jsBackend, model, ws, T, options);
     modelBackward(jsBackend, model, ws, T, options);
     const used = new Set(Array.from(ws.tokens));
-    assert.equal(model.encoder.usedRows.count, used.size);
+    assert.equal(model.encoder.grad.count, used.size, 'one gradient row per distinct token');
+    const grads = denseGradients(model);
     // rows outside the batch hold zero gradient (the previous rounds' rows were cleared)
     for (let v = 0; v < V; v++) {
-      const row = model.encoder.dweight.subarray(v * H, (v + 1) * H);
+      const row = grads.subarray(v * H, (v + 1) * H);
       if (!used.has(v)) assert.ok(row.every((g) => g === 0), `row ${v} should be zero`);
+      else assert.ok(row.some((g) => g !== 0), `row ${v} should have a gradient`);
     }
-    assert.ok(Math.abs(modelGradientNorm(model) - gradientNorm(model.grads)) < 1e-9 * gradientNorm(model.grads));
+    assert.ok(model.grads.subarray(0, V * H).every((g) => g === 0), 'the dense buffer\'s embedding part is never written');
+    assert.ok(Math.abs(modelGradientNorm(model) - gradientNorm(grads)) < 1e-9 * gradientNorm(grads));
     const dense = model.params.slice();
-    for (let k = 0; k < dense.length; k++) dense[k] -= 0.7 * 0.5 * model.grads[k];
+    for (let k = 0; k < dense.length; k++) dense[k] -= 0.7 * 0.5 * grads[k];
     sgdStep(model, 0.7, 0, 0.5);
     assert.deepEqual(model.params, dense);
   }

@@ -135,7 +135,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   start = performance.now();
   for (let k = 0; k < steps; k++) {
     embeddingForward(embedded, ws.tokens, model.encoder.weight, N, H);
-    embeddingBackward(model.encoder.dweight, embedded, ws.tokens, N, H);
+    embeddingBackward(model.encoder.grad, embedded, ws.tokens, N, H);
   }
   const embeddingMs = performance.now() - start;
 

@@ -4,7 +4,7 @@ import { embeddingBackward, embeddingForward } from '../nn/embedding.js';
 import { createLstmActivations, lstmBackward, lstmForward, type LstmActivations } from '../nn/lstm.js';
 import { linearBackward, linearForward } from '../nn/linear.js';
 import type { Rng } from '../util/rng.js';
-import { markUsedRows, type Model } from './params.js';
+import type { Model } from './params.js';
 
 /**
  * The language model: embedding → L LSTM layers → linear → softmax, with dropout D at the L+1 sites
@@ -145,8 +145,7 @@ export function modelBackward(backend: Backend, model: Model, ws: Workspace, T: 
   }
   // x⁰ = D(embedding(w))
   if (dropout && ws.siteMasks[0] !== null) dropoutBackward(dx, dx, ws.siteMasks[0]!, N * H);
-  embeddingBackward(model.encoder.dweight, dx, ws.tokens, N, H);
-  markUsedRows(model.encoder.usedRows, ws.tokens, N);
+  embeddingBackward(model.encoder.grad, dx, ws.tokens, N, H);
 }
 
 /** Draws the masks of one training window for the chosen placement. */

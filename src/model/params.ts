@@ -1,3 +1,4 @@
+import { clearRowGradient, createRowGradient, denseRowGradient, embeddingGradientRowOf, type RowGradient } from '../nn/embedding.js';
 import type { LstmWeights } from '../nn/lstm.js';
 import { nextFloat, type Rng } from '../util/rng.js';
 
@@ -31,28 +32,41 @@ export interface TensorSpec {
 export interface Model {
   config: ArchitectureConfig;
   params: Float32Array; // every parameter, flat
-  grads: Float32Array; //  the gradients, same layout
+  /**
+   * The gradients, same layout, except the embedding table's: a batch uses a few hundred of its rows,
+   * and their gradient lives in encoder.grad. Its part of `grads` stays zero (and is never touched, so it
+   * takes no memory). denseGradients() gives all of it as one array.
+   */
+  grads: Float32Array;
   tensors: TensorSpec[];
-  encoder: { weight: Float32Array; dweight: Float32Array; usedRows: UsedRows }; // (V,H)
+  encoder: { weight: Float32Array; grad: RowGradient }; // (V,H)
   layers: { w: LstmWeights; g: LstmWeights }[];
   decoder: { weight: Float32Array; bias: Float32Array; dweight: Float32Array; dbias: Float32Array }; // (V,H), (V)
 }
 
-/**
- * The rows of the embedding table a batch used. Only those rows of its gradient can be non-zero, so
- * zeroing, the gradient norm and the SGD step skip the others (PTB: a few hundred of 10,000 rows).
- */
-export interface UsedRows {
-  isUsed: Uint8Array; // (V) 1 for a listed row
-  list: Int32Array; //   (V) the used rows, first `count` entries
-  count: number;
+/** Every gradient in the flat layout of `params`, the embedding rows included: a copy. */
+export function denseGradients(model: Model): Float32Array {
+  const dense = model.grads.slice();
+  const t = model.tensors[0]; // encoder.weight
+  dense.set(denseRowGradient(model.encoder.grad, model.config.vocabSize), t.offset);
+  return dense;
 }
 
-export function markUsedRows(used: UsedRows, tokens: Int32Array, N: number): void {
-  for (let n = 0; n < N; n++) {
-    const row = tokens[n];
-    if (used.isUsed[row] === 0) { used.isUsed[row] = 1; used.list[used.count++] = row; }
+/** Sets every gradient from a dense array in the layout of `params` (tests and exercises). */
+export function setDenseGradients(model: Model, dense: Float32Array): void {
+  model.grads.set(dense);
+  const g = model.encoder.grad, t = model.tensors[0], H = model.config.hidden;
+  clearRowGradient(g);
+  for (let v = 0; v < model.config.vocabSize; v++) {
+    const row = embeddingGradientRowOf(g, v);
+    g.rows.set(dense.subarray(t.offset + v * H, t.offset + (v + 1) * H), row);
   }
+}
+
+/** Zeroes every gradient, the embedding rows included. */
+export function clearGradients(model: Model): void {
+  model.grads.fill(0);
+  clearRowGradient(model.encoder.grad);
 }
 
 /** The tensors of the model in checkpoint order, with their offsets in the flat buffer. */
@@ -110,10 +124,7 @@ export function createModel(config: ArchitectureConfig): Model {
   for (let l = 0; l < config.layers; l++) layers.push({ w: lstmViews(params, l), g: lstmViews(grads, l) });
   return {
     config, params, grads, tensors,
-    encoder: {
-      weight: view(params, 'encoder.weight'), dweight: view(grads, 'encoder.weight'),
-      usedRows: { isUsed: new Uint8Array(config.vocabSize), list: new Int32Array(config.vocabSize), count: 0 },
-    },
+    encoder: { weight: view(params, 'encoder.weight'), grad: createRowGradient(config.vocabSize, config.hidden) },
     layers,
     decoder: {
       weight: view(params, 'decoder.weight'), bias: view(params, 'decoder.bias'),

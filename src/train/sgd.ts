@@ -1,37 +1,33 @@
 import type { Backend } from '../kernels/backend.js';
 import { jsBackend } from '../kernels/js.js';
 import type { Model, TensorSpec } from '../model/params.js';
+import { clearRowGradient } from '../nn/embedding.js';
 
 /**
- * Zeroing, the gradient norm and the SGD step: each one loop over the flat buffers, except that the
- * embedding table's gradient is visited only in the rows the last batch used (the other rows are zero;
- * skipping them changes no result, only the time).
+ * Zeroing, the gradient norm and the SGD step: one loop over the flat buffers for every tensor but the
+ * embedding table, whose gradient is the few rows the last batch used (model.encoder.grad; the other
+ * rows are zero, so skipping them changes no result, only the time and the memory).
  */
 
-/** Calls fn(start, end, tensor) for every range of the flat buffers that can hold a non-zero gradient. */
-function forEachGradientRange(model: Model, fn: (start: number, end: number, tensor: TensorSpec) => void): void {
-  const { usedRows } = model.encoder;
-  for (const t of model.tensors) {
-    if (t.name !== 'encoder.weight') { fn(t.offset, t.offset + t.size, t); continue; }
-    const C = t.shape[1];
-    for (let k = 0; k < usedRows.count; k++) {
-      const start = t.offset + usedRows.list[k] * C;
-      fn(start, start + C, t);
-    }
-  }
+/** Calls fn(start, end) for every range of the flat gradient buffer except the embedding table's. */
+function forEachDenseRange(model: Model, fn: (start: number, end: number, tensor: TensorSpec) => void): void {
+  for (const t of model.tensors) if (t.name !== 'encoder.weight') fn(t.offset, t.offset + t.size, t);
 }
 
 export function zeroGradients(model: Model): void {
-  forEachGradientRange(model, (start, end) => model.grads.fill(0, start, end));
-  const { usedRows } = model.encoder;
-  for (let k = 0; k < usedRows.count; k++) usedRows.isUsed[usedRows.list[k]] = 0;
-  usedRows.count = 0;
+  forEachDenseRange(model, (start, end) => model.grads.fill(0, start, end));
+  clearRowGradient(model.encoder.grad);
 }
 
 /** The global L2 norm of all gradients, √(Σ g²). */
 export function modelGradientNorm(model: Model, backend: Backend = jsBackend): number {
   let sum = 0;
-  forEachGradientRange(model, (start, end) => {
+  const { rows, count, C } = model.encoder.grad; // the embedding first: tensors in checkpoint order
+  for (let k = 0; k < count; k++) {
+    const g = rows.subarray(k * C, (k + 1) * C);
+    sum += backend.dot(C, g, g);
+  }
+  forEachDenseRange(model, (start, end) => {
     const g = model.grads.subarray(start, end);
     sum += backend.dot(end - start, g, g);
   });
@@ -70,12 +66,31 @@ export function sgdStep(model: Model, lr: number, weightDecay: number, gradScale
   const plain = (start: number, end: number): void => {
     backend.axpy(end - start, -step, grads.subarray(start, end), params.subarray(start, end));
   };
-  if (weightDecay === 0) { forEachGradientRange(model, plain); return; }
+  const embedding = model.tensors[0]; // encoder.weight
+  const { rows, slotOf, list, count, C } = model.encoder.grad;
+  if (weightDecay === 0) {
+    forEachDenseRange(model, plain);
+    for (let k = 0; k < count; k++) {
+      const at = embedding.offset + list[k] * C;
+      backend.axpy(C, -step, rows.subarray(k * C, (k + 1) * C), params.subarray(at, at + C));
+    }
+    return;
+  }
   // with weight decay every weight changes, used or not: all of every tensor
   for (const t of model.tensors) {
     const end = t.offset + t.size;
     if (t.kind !== 'weight') { plain(t.offset, end); continue; }
-    for (let k = t.offset; k < end; k++) params[k] -= step * grads[k] + lr * weightDecay * params[k];
+    if (t !== embedding) {
+      for (let k = t.offset; k < end; k++) params[k] -= step * grads[k] + lr * weightDecay * params[k];
+      continue;
+    }
+    for (let v = 0; v < t.size / C; v++) { // rows the batch did not use have a zero gradient
+      const slot = slotOf[v], at = t.offset + v * C;
+      for (let j = 0; j < C; j++) {
+        const g = slot < 0 ? 0 : rows[slot * C + j];
+        params[at + j] -= step * g + lr * weightDecay * params[at + j];
+      }
+    }
   }
 }
 
