@@ -33,6 +33,21 @@ test('safetensors round trip: PyTorch names and shapes, metadata, bit-identical 
   assert.equal(bytes.length, 8 + headerLength + model.params.length * 4);
 });
 
+test('tensor data starts 8-byte aligned even with non-ASCII metadata, and decodes without a copy', () => {
+  const model = createModel({ vocabSize: 5, hidden: 3, layers: 1, layerNorm: false });
+  initializeParameters(model, 0.1, createRng(2));
+  const path = join(tempDir(), 'unicode.safetensors');
+  saveCheckpoint(path, model, { vocab: JSON.stringify(['é', '日本', '🙂', 'a', '<unk>']) }); // 2-, 3- and 4-byte UTF-8
+  const bytes = readFileSync(path);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  assert.equal((8 + headerLength) % 8, 0, 'the data section is aligned');
+  const loaded = decodeSafetensors(bytes, path);
+  const encoder = loaded.tensors.get('encoder.weight')!.data;
+  assert.equal(encoder.buffer, bytes.buffer, 'a view of the file bytes');
+  assert.deepEqual(encoder, model.encoder.weight);
+  assert.equal(JSON.parse(loaded.metadata.vocab)[1], '日本');
+});
+
 test('layer-norm gains get their own tensor names', () => {
   const model = createModel({ vocabSize: 5, hidden: 3, layers: 1, layerNorm: true });
   const names = model.tensors.map((t) => t.name);

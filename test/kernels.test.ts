@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { loadBlasBackend } from '../src/kernels/blas.js';
 import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
@@ -213,6 +214,33 @@ for (const [name, gemm] of GEMMS) {
     for (let k = 0; k < once.length; k++) assert.ok(Math.abs(twice[k] - 2 * once[k]) <= 1e-5 * (1 + Math.abs(once[k])), 'beta 1 accumulates');
   });
 }
+
+const blis = blas !== null && blas.library.includes('libblis');
+
+test('BLAS backend, products of few rows by a large operand (BLIS when installed): the float64 definition, every transpose, deterministic', {
+  skip: blas === null ? 'OpenBLAS not installed' : false,
+}, () => {
+  if (existsSync('/usr/lib/x86_64-linux-gnu/libblis.so.4') && process.env.RLSTM_BLIS !== '0') {
+    assert.ok(blis, `BLIS is installed but the backend does not use it: ${blas!.library}`);
+  }
+  const rng = testRng(37);
+  const gemm: Gemm = (...args) => blas!.gemm(...args);
+  for (const tA of [false, true]) {
+    for (const tB of [false, true]) {
+      for (const [alpha, beta] of [[1, 0], [1, 1], [0.7, -0.5]]) {
+        // K·N ≥ 2^20 floats with at most 32 rows: the recurrent products' route (3×1100×1000; and B = 20 rows)
+        checkGemm(gemm, tA, tB, 3, 1100, 1000, alpha, beta, rng, `tA=${tA} tB=${tB} 3×1100×1000 alpha=${alpha} beta=${beta}`);
+      }
+    }
+  }
+  checkGemm(gemm, false, true, 20, 2600, 650, 1, 1, rng, 'medium recurrent 20×2600×650');
+  const A = randomArray(20 * 650, rng), B = randomArray(2600 * 650, rng);
+  const first = new Float32Array(20 * 2600), second = new Float32Array(20 * 2600);
+  gemm(false, true, 20, 2600, 650, 1, A, 650, B, 650, 0, first, 2600);
+  gemm(false, false, 20, 650, 2600, 1, first, 2600, B, 650, 0, new Float32Array(20 * 650), 650); // something else in between
+  gemm(false, true, 20, 2600, 650, 1, A, 650, B, 650, 0, second, 2600);
+  assert.deepEqual(second, first, 'bit-identical on a second call');
+});
 
 test('GEMM is deterministic: the same inputs give bit-identical outputs, run after run, on the model\'s shapes', () => {
   const rng = testRng(35);

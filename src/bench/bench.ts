@@ -16,6 +16,7 @@ import { createRng } from '../util/rng.js';
 export interface BenchResult {
   config: string;
   backend: string;
+  library: string; //                  the BLAS libraries in use (blas backend), or the js backend's GEMM
   steps: number;
   flopsPerToken: number; //            6 · (Σ_layers 4H(in+H) + H·V)   (SPEC.md)
   gemmGflops: number; //               FLOP-weighted speed of the batched GEMM shapes of one training step
@@ -167,7 +168,8 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     { name: 'recurrent gradient dz·W_hh (per step)', transA: false, transB: false, M: B, N: H, K: 4 * H, count: L * T },
   ];
   const gemmShapes: BenchResult['gemmShapes'] = [];
-  const scratch = [ws.logits, model.params, model.grads, ws.lstm[0].gates];
+  // (not the embedding's part of grads: it is never written, so it takes no memory until something does)
+  const scratch = [ws.logits, model.params, model.grads.subarray(model.tensors[0].size), ws.lstm[0].gates];
   const weighted = (shapes: Shape[]): number => {
     let totalFlops = 0, totalSeconds = 0;
     for (const s of shapes) {
@@ -188,7 +190,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   const fraction = (ms: number): number => ms / timedMs;
   const known = timers.gemm + timers.lstmElementwise + timers.softmaxCrossEntropy + embeddingMs + optimizerMs;
   return {
-    config: config.name, backend: backend.name, steps, flopsPerToken: flops, gemmGflops, recurrentGemmGflops,
+    config: config.name, backend: backend.name, library: (backend as { library?: string }).library ?? 'TypeScript + WebAssembly', steps, flopsPerToken: flops, gemmGflops, recurrentGemmGflops,
     rooflineTokensPerSecond, tokensPerSecond, rooflineFraction: tokensPerSecond / rooflineTokensPerSecond,
     gemmOnlyFraction: 1 / rooflineTokensPerSecond / gemmOnlySeconds,
     evalTokensPerSecond: evalTokens / evalSeconds,

@@ -23,7 +23,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
     throw new UserError(`--config ${flags.config}: unknown configuration; use one of ${Object.keys(CONFIGS).join(', ')}`);
   }
   const steps = flags.steps === undefined ? DEFAULT_STEPS[flags.config] : parsePositiveInt('--steps', flags.steps);
-  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line), { hidden: config.hidden });
   const corpus = loadCorpus(flags.data ?? DEFAULT_DATA);
   const r = runBench(backend, corpus, config, steps);
   if (flags.json) {
@@ -31,7 +31,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
     return;
   }
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  console.log(`rlstm bench: config ${r.config}, backend ${r.backend}, ${r.steps} training steps`);
+  console.log(`rlstm bench: config ${r.config}, backend ${r.backend} (${r.library}), ${r.steps} training steps`);
   console.log(`  GEMM on this configuration's batched shapes   ${r.gemmGflops.toFixed(1)} GFLOP/s (the roofline)`);
   for (const s of r.gemmShapes) console.log(`    ${s.name.padEnd(42)} ${`${s.M}×${s.N}×${s.K}`.padStart(16)}  ${s.gflops.toFixed(1)} GFLOP/s`);
   console.log(`  per-step recurrent products                    ${r.recurrentGemmGflops.toFixed(1)} GFLOP/s`);

@@ -99,7 +99,7 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     source = corpusSource(flags, { dir: DEFAULT_DATA });
   }
   const checkpointEvery = flags.checkpointEvery === undefined ? null : parsePositive('--checkpoint-every', flags.checkpointEvery);
-  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line), { hidden: config.hidden });
   if (resumeBackend !== null && resumeBackend !== backend.name) {
     console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
       + 'the result will not be bit-identical to an uninterrupted run');
@@ -130,7 +130,8 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
 
   const what = `config ${config.name} (${config.layers}×${config.hidden}, keep ${config.keepProb}, placement ${config.placement}`
     + `${config.layerNorm ? ', layer norm' : ''}${config.level === 'char' ? ', characters' : ''})`;
-  console.log(`rlstm train: ${what}, backend ${backend.name}, vocabulary ${corpus.vocab.words.length}, `
+  const library = (backend as { library?: string }).library;
+  console.log(`rlstm train: ${what}, backend ${backend.name}${library ? ` (${library})` : ''}, vocabulary ${corpus.vocab.words.length}, `
     + `${corpus.train.length} training tokens${resume ? `, resuming at step ${resume.state.step}` : ''}`);
   const bar = new cliProgress.SingleBar({
     format: 'epoch {epoch} |{bar}| {value}/{total} | {speed} tok/s | ETA {eta_formatted} | ppl {ppl} | lr {lr}',

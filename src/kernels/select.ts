@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
-import { BLAS_INSTALL_HINT, loadBlasBackend } from './blas.js';
+import { BLAS_INSTALL_HINT, loadBlasBackend, type BlasOptions } from './blas.js';
 import { jsBackend } from './js.js';
 
 export type BackendChoice = 'auto' | 'blas' | 'js';
@@ -10,10 +10,10 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
  * `js`: the pure-TypeScript backend. `blas`: OpenBLAS/Accelerate, or a UserError saying how to install it.
  * `auto`: BLAS when it loads; otherwise the TypeScript backend, and `warn` is called once with one line.
  */
-export function selectBackend(choice: BackendChoice, warn: (line: string) => void = () => {}): Backend {
+export function selectBackend(choice: BackendChoice, warn: (line: string) => void = () => {}, options: BlasOptions = {}): Backend {
   if (choice === 'js') return jsBackend;
   try {
-    return loadBlasBackend();
+    return loadBlasBackend(options);
   } catch (err) {
     const why = (err as Error).message;
     if (choice === 'blas') throw new UserError(`--backend blas: ${why}; ${BLAS_INSTALL_HINT}, or use --backend js`);

@@ -19,14 +19,19 @@ export interface Checkpoint {
 
 export const CHECKPOINT_FORMAT = 'regularized-lstm/1';
 
-/** Writes `path` atomically: the bytes go to a temporary file that is flushed, then renamed over `path`. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+/**
+ * Writes `path` atomically: the bytes (or the pieces, one after the other) go to a temporary file that is
+ * flushed, then renamed over `path`.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array | string | Uint8Array[]): void {
   const tmp = `${path}.tmp`; // a fixed name: a save after a crash replaces the stale one
   const fd = openSync(tmp, 'w');
   try {
-    const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-    let written = 0;
-    while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
+    const pieces = typeof bytes === 'string' ? [Buffer.from(bytes, 'utf8')] : Array.isArray(bytes) ? bytes : [bytes];
+    for (const piece of pieces) {
+      let written = 0;
+      while (written < piece.length) written += writeSync(fd, piece, written, piece.length - written);
+    }
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
@@ -37,36 +42,50 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   renameSync(tmp, path);
 }
 
-/** SHA-256 over the tensor bytes and the metadata (keys sorted), hex. */
-function checksum(body: Uint8Array, metadata: Record<string, string>): string {
-  const hash = createHash('sha256').update(body);
+/** SHA-256 over the tensor bytes (the data section, or its pieces in order) and the metadata (keys sorted), hex. */
+function checksum(body: Uint8Array | Uint8Array[], metadata: Record<string, string>): string {
+  const hash = createHash('sha256');
+  for (const piece of Array.isArray(body) ? body : [body]) hash.update(piece);
   for (const key of Object.keys(metadata).sort()) hash.update(`\0${key}\0${metadata[key]}`);
   return hash.digest('hex');
 }
 
-/** Serializes named float32 tensors and string metadata into safetensors bytes. */
-export function encodeSafetensors(
+/**
+ * Serializes named float32 tensors and string metadata as the pieces of a safetensors file: the length
+ * and header first, then every tensor's bytes, which are views of the tensors themselves (no copy: a
+ * checkpoint of the large model would otherwise need twice its 264 MB while it is written).
+ */
+export function safetensorsPieces(
   tensors: { name: string; shape: number[]; data: Float32Array }[], metadata: Record<string, string>,
-): Uint8Array {
-  const dataBytes = tensors.reduce((s, t) => s + t.data.length * 4, 0);
-  const body = new Uint8Array(dataBytes);
+): Uint8Array[] {
   const header: Record<string, unknown> = {};
+  const body: Uint8Array[] = [];
   let offset = 0;
   for (const t of tensors) {
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4);
-    body.set(bytes, offset); // Float32Array is little-endian on every platform Node runs on
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4); // little-endian wherever Node runs
+    body.push(bytes);
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     offset += bytes.length;
   }
   const full = { ...metadata, format: CHECKPOINT_FORMAT };
   header.__metadata__ = { ...full, sha256: checksum(body, full) };
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // the data starts 8-byte aligned
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // the data starts 8-byte aligned
   const headerBytes = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + headerBytes.length + dataBytes);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  out.set(body, 8 + headerBytes.length);
+  const start = new Uint8Array(8 + headerBytes.length);
+  new DataView(start.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  start.set(headerBytes, 8);
+  return [start, ...body];
+}
+
+/** The same as one array of bytes. */
+export function encodeSafetensors(
+  tensors: { name: string; shape: number[]; data: Float32Array }[], metadata: Record<string, string>,
+): Uint8Array {
+  const pieces = safetensorsPieces(tensors, metadata);
+  const out = new Uint8Array(pieces.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of pieces) { out.set(p, at); at += p.length; }
   return out;
 }
 
@@ -96,6 +115,11 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Checkpoint
     if (dtype !== 'F32') throw bad(`tensor ${name} has dtype ${dtype}, only F32 is supported`);
     const count = shape.reduce((p, d) => p * d, 1);
     if (!range || range[1] - range[0] !== count * 4 || range[1] > body.length) throw bad(`tensor ${name} is truncated`);
+    const at = body.byteOffset + range[0];
+    if (at % 4 === 0) { // a view of the file's bytes (our files align every tensor), else a copy
+      tensors.set(name, { shape, data: new Float32Array(body.buffer, at, count) });
+      continue;
+    }
     const copy = new Uint8Array(count * 4);
     copy.set(body.subarray(range[0], range[1]));
     tensors.set(name, { shape, data: new Float32Array(copy.buffer) });
@@ -111,7 +135,7 @@ export function modelTensors(model: Model): { name: string; shape: number[]; dat
 }
 
 export function saveCheckpoint(path: string, model: Model, metadata: Record<string, string>): void {
-  writeFileAtomic(path, encodeSafetensors(modelTensors(model), metadata));
+  writeFileAtomic(path, safetensorsPieces(modelTensors(model), metadata));
 }
 
 export function readCheckpoint(path: string): Checkpoint {
