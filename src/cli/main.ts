@@ -1,15 +1,19 @@
 import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
-import { evalCommand, type EvalCommandFlags } from './eval.js';
-import { generateCommand, type GenerateCommandFlags } from './generate.js';
-import { reproduceCommand, type ReproduceFlags } from './reproduce.js';
-import { benchCommand, type BenchFlags } from './bench.js';
-import { trainCommand, type TrainCommandFlags } from './train.js';
-import { plotCommand, type PlotFlags } from './plot.js';
-import { reportCommand, type ReportFlags } from './report.js';
-import { ablateCommand, type AblateFlags } from './ablate.js';
+import type { EvalCommandFlags } from './eval.js';
+import type { GenerateCommandFlags } from './generate.js';
+import type { ReproduceFlags } from './reproduce.js';
+import type { BenchFlags } from './bench.js';
+import type { TrainCommandFlags } from './train.js';
+import type { PlotFlags } from './plot.js';
+import type { ReportFlags } from './report.js';
+import type { AblateFlags } from './ablate.js';
 
-/** The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. */
+/**
+ * The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. Each
+ * command's module is loaded when that command runs: the plotting library alone (Vega) takes ~27 MB,
+ * which training and benchmarking should not carry.
+ */
 
 
 function run(action: () => Promise<void>): Promise<void> {
@@ -62,7 +66,7 @@ program.command('train')
   .option('--log <file.json>', 'JSON log (default runs/<config>-<time>.json)')
   .option('--checkpoint-every <minutes>', 'also write the checkpoint every this many minutes')
   .option('--resume <checkpoint>', 'continue the run saved in this checkpoint (only --max-steps, --time-budget, --backend, --data... may be given)')
-  .action((flags: TrainCommandFlags) => run(() => trainCommand(flags)));
+  .action((flags: TrainCommandFlags) => run(async () => (await import('./train.js')).trainCommand(flags)));
 
 program.command('eval')
   .description('perplexity of a checkpoint on a split')
@@ -76,7 +80,7 @@ program.command('eval')
   .option('--bptt <T>', 'window length (default: the checkpoint\'s)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .option('--json', 'print one JSON line')
-  .action((flags: EvalCommandFlags) => run(() => evalCommand(flags)));
+  .action((flags: EvalCommandFlags) => run(async () => (await import('./eval.js')).evalCommand(flags)));
 
 program.command('generate')
   .description('sample text from a trained model')
@@ -86,7 +90,7 @@ program.command('generate')
   .option('--seed <n>', 'random seed (default 1)')
   .option('--prompt <text>', 'text to start from')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
-  .action((flags: GenerateCommandFlags) => run(() => generateCommand(flags)));
+  .action((flags: GenerateCommandFlags) => run(async () => (await import('./generate.js')).generateCommand(flags)));
 
 program.command('reproduce')
   .description('train one of the paper\'s configurations exactly, resumable, keeping a results folder (log, summary, curves)')
@@ -98,7 +102,7 @@ program.command('reproduce')
   .option('--time-budget <minutes>', 'stop this session after this many minutes')
   .option('--checkpoint-every <minutes>', 'checkpoint interval (default 10)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
-  .action((name: string, flags: ReproduceFlags) => run(() => reproduceCommand(name, flags)));
+  .action((name: string, flags: ReproduceFlags) => run(async () => (await import('./reproduce.js')).reproduceCommand(name, flags)));
 
 program.command('bench')
   .description('training and evaluation speed against the GEMM roofline, peak memory, and a step\'s time breakdown')
@@ -107,7 +111,7 @@ program.command('bench')
   .option('--data <dir>', 'corpus folder (default: the bundled PTB)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .option('--json', 'print one JSON line')
-  .action((flags: BenchFlags) => run(() => benchCommand(flags)));
+  .action((flags: BenchFlags) => run(async () => (await import('./bench.js')).benchCommand(flags)));
 
 program.command('plot')
   .description('learning curves of one or more JSON logs (overlaid), or --weights CKPT: histograms of every parameter tensor')
@@ -115,7 +119,7 @@ program.command('plot')
   .option('--weights <checkpoint>', 'plot the parameter histograms of this checkpoint instead')
   .option('--out <file.svg>', 'the SVG to write (default: next to the first log, or CKPT.weights.svg)')
   .option('--epochs <n>', 'only the first n epochs of each log')
-  .action((logs: string[], flags: PlotFlags) => run(() => plotCommand(logs, flags)));
+  .action((logs: string[], flags: PlotFlags) => run(async () => (await import('./plot.js')).plotCommand(logs, flags)));
 
 program.command('report')
   .description('one self-contained HTML page about a run: configuration, curves, weight histograms, sample text')
@@ -123,7 +127,7 @@ program.command('report')
   .option('--checkpoint <file>', 'the run\'s checkpoint (default: the one its log names, or LOG.safetensors)')
   .option('--out <file.html>', 'the page to write (default RUN/report.html)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
-  .action((runDir: string, flags: ReportFlags) => run(() => reportCommand(runDir, flags)));
+  .action((runDir: string, flags: ReportFlags) => run(async () => (await import('./report.js')).reportCommand(runDir, flags)));
 
 program.command('ablate')
   .description('dropout placements and a keep-probability sweep on one architecture, same budget each; resumable')
@@ -135,6 +139,6 @@ program.command('ablate')
   .option('--train-tokens <n>', 'train on the first n tokens of the training split (default 200000)')
   .option('--data <dir>', 'corpus folder (default: the bundled PTB)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
-  .action((flags: AblateFlags) => run(() => ablateCommand(flags)));
+  .action((flags: AblateFlags) => run(async () => (await import('./ablate.js')).ablateCommand(flags)));
 
 await program.parseAsync(process.argv);

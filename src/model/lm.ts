@@ -36,7 +36,8 @@ export interface Workspace {
   targets: Int32Array; // (T·B) next words
   embedded: Float32Array; // (T·B, H)
   siteMasks: (Float32Array | null)[]; //   L+1 masks of (T·B, H); null where the site is the identity
-  siteOutputs: Float32Array[]; //          L+1 buffers (T·B, H): the dropped-out values
+  siteOutputs: Float32Array[]; //          L+1 buffers (T·B, H): the dropped-out values (site 0: `embedded`
+  //                                        itself, dropped out in place; nothing needs it before dropout)
   recurrentMasks: (Float32Array | null)[]; // L masks (T·B, H) on h_{t-1}; null for none / zaremba
   lstm: LstmActivations[]; // per layer
   logits: Float32Array; // (T·B, V); after a training forward, holds dL/dlogits
@@ -49,12 +50,13 @@ export function createWorkspace(model: Model, T: number, B: number, placement: D
   const N = T * B;
   const vertical = placement !== 'none';
   const horizontal = placement === 'recurrent' || placement === 'variational';
+  const embedded = new Float32Array(N * H);
   return {
     B, T,
     tokens: new Int32Array(N), targets: new Int32Array(N),
-    embedded: new Float32Array(N * H),
+    embedded,
     siteMasks: Array.from({ length: L + 1 }, () => (vertical ? new Float32Array(N * H) : null)),
-    siteOutputs: Array.from({ length: L + 1 }, () => new Float32Array(vertical ? N * H : 0)),
+    siteOutputs: Array.from({ length: L + 1 }, (_, s) => (s === 0 ? embedded : new Float32Array(vertical ? N * H : 0))),
     recurrentMasks: Array.from({ length: L }, () => (horizontal ? new Float32Array(N * H) : null)),
     lstm: Array.from({ length: L }, () => createLstmActivations(T, B, H, layerNorm, horizontal)),
     logits: new Float32Array(N * V),

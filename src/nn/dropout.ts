@@ -38,7 +38,7 @@ export function fillDropoutMaskPerSequence(
   for (let t = 1; t < T; t++) mask.copyWithin(t * block, 0, block);
 }
 
-/** out = inp ⊙ mask, over n elements. */
+/** out = inp ⊙ mask, over n elements; out may be inp itself. */
 export function dropoutForward(out: Float32Array, inp: Float32Array, mask: Float32Array, n: number): void {
   for (let k = 0; k < n; k++) out[k] = inp[k] * mask[k];
 }
