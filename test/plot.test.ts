@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { firstTokens } from '../src/cli/ablate.js';
@@ -45,6 +45,17 @@ test('plot: learning curves of a log, and two logs overlaid with a legend naming
   const overlay = readFileSync(out, 'utf8');
   assertSvg(overlay);
   for (const text of ['run-a', 'run-b', 'train', 'validation']) assert.ok(overlay.includes(text), `overlay lacks "${text}"`);
+  // --label names each log in the legend, --title replaces the title; a log.json is named by its folder
+  const named = join(dir, 'named.svg');
+  const three = rlstm(['plot', a.log, b.log, '--label', 'keep 1.0 (no dropout)', '--label', 'keep 0.5', '--title', 'Overfitting', '--out', named], dir);
+  assert.equal(three.status, 0, three.stderr);
+  const labelled = readFileSync(named, 'utf8');
+  for (const text of ['keep 1.0 (no dropout)', 'keep 0.5', 'Overfitting']) assert.ok(labelled.includes(text), `lacks "${text}"`);
+  assert.ok(!labelled.includes('run-a'), 'the file name gave way to the label');
+  mkdirSync(join(dir, 'medium-run'), { recursive: true });
+  copyFileSync(a.log, join(dir, 'medium-run', 'log.json'));
+  assert.equal(rlstm(['plot', join(dir, 'medium-run', 'log.json')], dir).status, 0);
+  assert.ok(readFileSync(join(dir, 'medium-run', 'log.svg'), 'utf8').includes('medium-run: perplexity per epoch'));
 });
 
 test('plot --weights: a histogram per tensor and gate block, with mean, std and norm in the titles', () => {
@@ -110,6 +121,9 @@ test('plot and report: bad input gets one line naming it, exit 2, nothing writte
   assert.match(rlstm(['plot', wrongShape], dir).stderr, /not a training log/);
   assert.match(rlstm(['plot', a.log, '--out', join(dir, 'missing-folder', 'x.svg')], dir).stderr, /--out .*does not exist/);
   assert.match(rlstm(['plot', '--weights', notJson], dir).stderr, /notes\.json/);
+  assert.match(rlstm(['plot', a.log, b.log, '--label', 'only one', '--out', join(dir, 'y.svg')], dir).stderr,
+    /--label was given 1 time for 2 logs; give one --label per log/);
+  assert.ok(!existsSync(join(dir, 'y.svg')));
   const r2 = rlstm(['report', join(dir, 'nowhere')], dir);
   assert.equal(r2.status, 2);
   assert.match(r2.stderr, /nowhere: no such run folder/);

@@ -119,6 +119,9 @@ program.command('plot')
   .option('--weights <checkpoint>', 'plot the parameter histograms of this checkpoint instead')
   .option('--out <file.svg>', 'the SVG to write (default: next to the first log, or CKPT.weights.svg)')
   .option('--epochs <n>', 'only the first n epochs of each log')
+  .option('--label <text>', 'the legend name of a log (once per log, in order; default: its file or folder name)',
+    (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+  .option('--title <text>', 'the plot\'s title')
   .action((logs: string[], flags: PlotFlags) => run(async () => (await import('./plot.js')).plotCommand(logs, flags)));
 
 program.command('report')

@@ -15,6 +15,8 @@ export interface PlotFlags {
   weights?: string;
   out?: string;
   epochs?: string; // plot only the first N epochs of each log (to compare runs over the same span)
+  label?: string[]; // one per log, in order, instead of the file names
+  title?: string;
 }
 
 /** A training log's curves, with a clear error for a file that is not one. */
@@ -32,7 +34,9 @@ export function readCurveSeries(path: string): CurveSeries {
     throw new UserError(`${path}: not a training log (no per-epoch metrics); pass a JSON log written by rlstm train --log`);
   }
   if (epochs.length === 0) throw new UserError(`${path}: the log has no completed epoch yet; plot it after the first epoch`);
-  return { label: basename(path).replace(/\.json$/, ''), epochs };
+  // a log.json (as rlstm reproduce writes) is named by its folder: results/medium/log.json → medium
+  const name = basename(path).replace(/\.json$/, '');
+  return { label: name === 'log' ? basename(dirname(resolve(path))) : name, epochs };
 }
 
 export async function plotCommand(logs: string[], flags: PlotFlags): Promise<void> {
@@ -49,6 +53,9 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   }
   if (logs.length === 0) throw new UserError('nothing to plot; give one or more JSON logs, or --weights CKPT');
   const series = logs.map(readCurveSeries);
+  if (flags.label !== undefined && flags.label.length !== logs.length) {
+    throw new UserError(`--label was given ${flags.label.length} time${flags.label.length === 1 ? "" : "s"} for ${logs.length} logs; give one --label per log, in order`);
+  }
   if (flags.epochs !== undefined) {
     const n = parsePositiveInt('--epochs', flags.epochs);
     for (const s of series) s.epochs = s.epochs.filter((m) => m.epoch <= n);
@@ -56,11 +63,12 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   // two logs with the same file name (run-a/log.json, run-b/log.json) are told apart by their folder
   const labels = series.map((s) => s.label);
   for (const [k, s] of series.entries()) {
-    if (labels.filter((l) => l === labels[k]).length > 1) s.label = s.label === 'log' ? basename(dirname(resolve(logs[k]))) : join(basename(dirname(resolve(logs[k]))), s.label);
+    if (labels.filter((l) => l === labels[k]).length > 1) s.label = join(basename(dirname(resolve(logs[k]))), basename(logs[k]).replace(/\.json$/, ''));
+    if (flags.label !== undefined) s.label = flags.label[k];
   }
   const out = flags.out ?? logs[0].replace(/\.json$/, '') + '.svg';
   checkWritable('--out', out);
-  const title = series.length === 1 ? `${series[0].label}: perplexity per epoch` : 'Perplexity per epoch';
+  const title = flags.title ?? (series.length === 1 ? `${series[0].label}: perplexity per epoch` : 'Perplexity per epoch');
   writeFileAtomic(out, await learningCurvesSvg(series, { title }));
   console.log(`learning curves: ${out}`);
 }
