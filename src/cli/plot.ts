@@ -54,7 +54,7 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   if (logs.length === 0) throw new UserError('nothing to plot; give one or more JSON logs, or --weights CKPT');
   const series = logs.map(readCurveSeries);
   if (flags.label !== undefined && flags.label.length !== logs.length) {
-    throw new UserError(`--label was given ${flags.label.length} time${flags.label.length === 1 ? "" : "s"} for ${logs.length} logs; give one --label per log, in order`);
+    throw new UserError(`--label was given ${flags.label.length} time${flags.label.length === 1 ? '' : 's'} for ${logs.length} logs; give one --label per log, in order`);
   }
   if (flags.epochs !== undefined) {
     const n = parsePositiveInt('--epochs', flags.epochs);
