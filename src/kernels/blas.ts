@@ -46,10 +46,6 @@ type SgemmFn = (
   beta: number, C: Float32Array, ldc: number,
 ) => void;
 
-/**
- * Loads cblas_sgemm through koffi and returns the BLAS backend, or throws an Error whose message says
- * what failed. koffi passes a Float32Array (including a subarray view) as a pointer to its first element.
- */
 export interface BlasOptions {
   /**
    * The hidden size of the model to run, when known: BLIS is loaded only when its recurrent products
@@ -58,6 +54,11 @@ export interface BlasOptions {
   hidden?: number;
 }
 
+/**
+ * Loads cblas_sgemm through koffi (and BLIS's, see SKINNY_ROWS) and returns the BLAS backend, or throws an
+ * Error whose message says what failed. koffi passes a Float32Array (including a subarray view) as a pointer
+ * to its first element.
+ */
 export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
   const require = createRequire(import.meta.url);
   let koffi: typeof import('koffi');
@@ -72,7 +73,7 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
   // With BLIS doing the recurrent products, OpenBLAS's idle threads must not spin through them: by default
   // they spin 2^28 cycles (~0.1 s) after each product before sleeping, taking a core from BLIS's threads.
   // 2^20 cycles (~0.3 ms) still covers the gaps between OpenBLAS's own products. (Read when OpenBLAS
-  // loads; a value set by the user wins. Without BLIS the default is faster: the small model loses ~8%.)
+  // loads; a value set by the user wins. Without BLIS the default is faster: the small model loses 5–15%.)
   if (blis !== null) process.env.OPENBLAS_THREAD_TIMEOUT ??= '20';
   const tried: string[] = [];
   for (const name of CANDIDATES[process.platform] ?? CANDIDATES.linux) {
@@ -130,7 +131,8 @@ function makeBlasBackend(
     library: skinny === null ? library : `${library}, ${skinny.library} for products of ≤ ${SKINNY_ROWS} rows by ≥ 4 MB`,
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
-      (M <= SKINNY_ROWS && K * N >= SKINNY_MIN_OPERAND ? skinnyGemm : sgemm)(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+      const gemm = M <= SKINNY_ROWS && K * N >= SKINNY_MIN_OPERAND ? skinnyGemm : sgemm;
+      gemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     },
     addColumnSums(N, C, x, acc) {

@@ -52,7 +52,8 @@ export function denseGradients(model: Model): Float32Array {
   return dense;
 }
 
-/** Sets every gradient from a dense array in the layout of `params` (tests and exercises). */
+/** Sets every gradient from a dense array in the layout of `params` (tests and exercises): the embedding rows
+ * into encoder.grad, every row counted as used, and the whole array into grads as well. */
 export function setDenseGradients(model: Model, dense: Float32Array): void {
   model.grads.set(dense);
   const g = model.encoder.grad, t = model.tensors[0], H = model.config.hidden;
