@@ -44,7 +44,7 @@ export async function learningCurvesSvg(
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: several ? { text: options.title, subtitle: 'solid: training, dashed: validation' } : options.title,
-    config: { font: 'sans-serif', view: { stroke: '#ddd' } },
+    config: { font: 'sans-serif', view: { stroke: '#ddd' }, legend: { labelLimit: 360 } }, // whole run names
     vconcat: [
       {
         width: 520, height: 300,
