@@ -98,11 +98,15 @@ export function tensorLayout(config: ArchitectureConfig): TensorSpec[] {
   return specs;
 }
 
-/** Allocates the two flat buffers (zeros) and the named views into them. */
-export function createModel(config: ArchitectureConfig): Model {
+/**
+ * Allocates the two flat buffers (zeros) and the named views into them. `params`, when given, is used as
+ * the parameter buffer instead of a fresh one (a checkpoint's parameters, read in place).
+ */
+export function createModel(config: ArchitectureConfig, params?: Float32Array): Model {
   const tensors = tensorLayout(config);
   const total = tensors.reduce((s, t) => s + t.size, 0);
-  const params = new Float32Array(total);
+  if (params !== undefined && params.length !== total) throw new Error(`createModel: params holds ${params.length} floats, the model ${total}`);
+  params ??= new Float32Array(total);
   const grads = new Float32Array(total);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const view = (buffer: Float32Array, name: string): Float32Array => {

@@ -149,14 +149,32 @@ export function readCheckpoint(path: string): Checkpoint {
   return decodeSafetensors(bytes, path);
 }
 
-/** Copies a checkpoint's tensors into the model's flat buffer; names and shapes must match exactly. */
-export function loadParametersInto(model: Model, checkpoint: Checkpoint, source: string): void {
-  for (const t of model.tensors) {
+/**
+ * A checkpoint's parameters in the flat layout `tensors` describes (a model's); names and shapes must
+ * match exactly. When the file holds them in that order, back to back (every checkpoint rlstm writes), this
+ * is a view of the file's bytes, with no copy: resuming the large model then needs no second 264 MB.
+ * Otherwise a copy.
+ */
+export function flatParameters(checkpoint: Checkpoint, tensors: TensorSpec[], source: string): Float32Array {
+  let first: Float32Array | null = null;
+  let inPlace = true;
+  for (const t of tensors) {
     const entry = checkpoint.tensors.get(t.name);
     if (!entry || entry.shape.join('x') !== t.shape.join('x')) {
       throw new UserError(`${source}: tensor ${t.name} is ${entry ? `shaped ${entry.shape.join('x')}` : 'missing'}, `
         + `the model needs ${t.shape.join('x')}; the checkpoint does not match this configuration`);
     }
-    model.params.set(entry.data, t.offset);
+    first ??= entry.data;
+    if (entry.data.buffer !== first.buffer || entry.data.byteOffset !== first.byteOffset + 4 * t.offset) inPlace = false;
   }
+  const total = tensors.reduce((s, t) => s + t.size, 0);
+  if (first !== null && inPlace) return new Float32Array(first.buffer, first.byteOffset, total);
+  const params = new Float32Array(total);
+  for (const t of tensors) params.set(checkpoint.tensors.get(t.name)!.data, t.offset);
+  return params;
+}
+
+/** Copies a checkpoint's tensors into the model's flat buffer; names and shapes must match exactly. */
+export function loadParametersInto(model: Model, checkpoint: Checkpoint, source: string): void {
+  model.params.set(flatParameters(checkpoint, model.tensors, source));
 }

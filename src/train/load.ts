@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { vocabularyFromWords, type CorpusSource, type Vocabulary } from '../data/corpus.js';
 import { UserError } from '../errors.js';
 import { CONFIGS, type TrainConfig } from '../model/configs.js';
-import { createModel, type Model } from '../model/params.js';
-import { loadParametersInto, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { createModel, tensorLayout, type Model, type TensorSpec } from '../model/params.js';
+import { flatParameters, loadParametersInto, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { bestModelPath, type ResumePoint, type TrainingState } from './trainer.js';
 
 function parseMetadata(checkpoint: Checkpoint, path: string): { config: TrainConfig; words: string[] } {
@@ -15,6 +15,10 @@ function parseMetadata(checkpoint: Checkpoint, path: string): { config: TrainCon
   } catch {
     throw new UserError(`--checkpoint ${path}: the metadata lacks a valid config or vocab; pass a checkpoint written by 'rlstm train'`);
   }
+}
+
+function layoutOf(config: TrainConfig, words: string[]): TensorSpec[] {
+  return tensorLayout({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
 }
 
 function modelFor(config: TrainConfig, words: string[], checkpoint: Checkpoint, path: string): Model {
@@ -64,12 +68,12 @@ export function loadResumePoint(path: string): {
     if (!existsSync(bestPath)) {
       throw new UserError(`--resume ${path}: early stopping needs the best model ${bestPath}, which is missing; restore it next to the checkpoint`);
     }
-    bestParams = modelFor(config, words, readCheckpoint(bestPath), bestPath).params;
+    bestParams = flatParameters(readCheckpoint(bestPath), layoutOf(config, words), bestPath);
   }
-  const model = modelFor(config, words, checkpoint, path);
+  const params = flatParameters(checkpoint, layoutOf(config, words), path); // a view of the file: no copy
   return {
     config, vocab: vocabularyFromWords(words), corpusFingerprint: corpus,
-    resume: { params: model.params, state, hidden, bestParams, from: path },
+    resume: { params, state, hidden, bestParams, from: path },
     dataSource: dataSourceOf(checkpoint),
     logPath: checkpoint.metadata.logPath ?? null,
     backend: checkpoint.metadata.backend ?? null,

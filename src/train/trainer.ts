@@ -150,15 +150,14 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   const rng = createRng(config.seed);
   const model = createModel({
     vocabSize: corpus.vocab.words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm,
-  });
-  initializeParameters(model, config.init, rng);
+  }, run.resume?.params); // a resumed run trains the checkpoint's parameters in place
+  if (!run.resume) initializeParameters(model, config.init, rng);
   const data = batchify(corpus.train, config.batchSize, corpus.files.train);
   const ws = createWorkspace(model, config.bptt, config.batchSize, config.placement);
   const windows = windowCount(data, config.bptt);
   const early: EarlyStopping = createEarlyStopping(config.patience);
   let state = freshState(rng.state);
   if (run.resume) {
-    model.params.set(run.resume.params);
     state = run.resume.state;
     rng.state.set(state.rng);
     restoreHiddenState(ws, run.resume.hidden, run.resume.from);
