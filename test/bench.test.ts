@@ -25,11 +25,23 @@ test('rlstm bench --json reports consistent figures', { skip: blas ? false : 'Op
   assert.equal(b.backend, 'blas');
   assert.equal(b.config, 'small');
   assert.ok(Math.abs(b.rooflineFraction - b.tokensPerSecond / b.rooflineTokensPerSecond) < 1e-9);
-  assert.ok(Math.abs(b.rooflineTokensPerSecond - b.gemmGflops * 1e9 / b.flopsPerToken) < 1e-6 * b.rooflineTokensPerSecond);
-  // the GEMM-only ceiling: batched FLOPs at gemmGflops, the per-step recurrent ones (L·16H² per token) at recurrentGemmGflops
+  // two steps, two rounds, each set against the roofline measured after it:
+  // fraction = Σ_rounds tokens·flops/gemmGflops ÷ Σ_rounds seconds
+  assert.equal(b.rounds, 2);
+  assert.equal(b.roundFigures.length, 2);
+  type Round = { tokens: number; seconds: number; gemmGflops: number; recurrentGemmGflops: number };
+  const rounds = b.roundFigures as Round[];
+  const sum = (f: (r: Round) => number): number => rounds.reduce((s, r) => s + f(r), 0);
+  assert.equal(sum((r) => r.tokens), 2 * CONFIGS.small.batchSize * CONFIGS.small.bptt);
+  assert.ok(Math.abs(b.tokensPerSecond - sum((r) => r.tokens) / sum((r) => r.seconds)) < 1e-6 * b.tokensPerSecond);
+  const rooflineSeconds = sum((r) => (r.tokens * b.flopsPerToken) / (r.gemmGflops * 1e9));
+  assert.ok(Math.abs(b.rooflineFraction - rooflineSeconds / sum((r) => r.seconds)) < 1e-9);
+  assert.ok(Math.abs(b.gemmGflops - sum((r) => r.gemmGflops) / 2) < 1e-9);
+  // the GEMM-only ceiling: batched FLOPs at each round's gemmGflops, the per-step recurrent ones (L·16H² per
+  // token) at its recurrentGemmGflops
   const H = CONFIGS.small.hidden, recurrent = CONFIGS.small.layers * 16 * H * H;
-  const ceiling = (b.flopsPerToken / b.gemmGflops) / ((b.flopsPerToken - recurrent) / b.gemmGflops + recurrent / b.recurrentGemmGflops);
-  assert.ok(Math.abs(b.gemmOnlyFraction - ceiling) < 1e-9, `gemmOnlyFraction ${b.gemmOnlyFraction} vs ${ceiling}`);
+  const gemmOnlySeconds = sum((r) => r.tokens * ((b.flopsPerToken - recurrent) / (r.gemmGflops * 1e9) + recurrent / (r.recurrentGemmGflops * 1e9)));
+  assert.ok(Math.abs(b.gemmOnlyFraction - rooflineSeconds / gemmOnlySeconds) < 1e-9, `gemmOnlyFraction ${b.gemmOnlyFraction}`);
   const parts = Object.values(b.breakdown as Record<string, number>);
   assert.deepEqual(Object.keys(b.breakdown).sort(), ['embedding', 'gemm', 'lstmElementwise', 'optimizer', 'other', 'softmaxCrossEntropy']);
   const total = parts.reduce((s, v) => s + v, 0);

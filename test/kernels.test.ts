@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { loadBlasBackend } from '../src/kernels/blas.js';
 import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
 import { lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm.js';
+import { elementwiseHelper, sharedFloat32, sharedInt32 } from '../src/kernels/helper.js';
+import { fillDropoutMaskPerStep } from '../src/nn/dropout.js';
+import { advancedState, createRng, nextUint32 } from '../src/util/rng.js';
 import { randomArray, testRng } from './helpers.js';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -258,4 +262,64 @@ test('GEMM is deterministic: the same inputs give bit-identical outputs, run aft
 
 test('the js backend runs its GEMM in WebAssembly SIMD where the engine has it (Node 20 does)', () => {
   assert.notEqual(wasm, null, 'the embedded kernels did not load: run npm run build (build:wasm writes src/kernels/kernels-wasm.generated.ts)');
+});
+
+test('the generator jumped ahead n draws (advancedState) is where n draws leave it', () => {
+  for (const seed of [1, 42, 2024]) {
+    for (const n of [0, 1, 2, 31, 32, 33, 1000, 65537]) {
+      const rng = createRng(seed);
+      const start = rng.state.slice();
+      for (let k = 0; k < n; k++) nextUint32(rng);
+      assert.deepEqual([...advancedState(start, n)], [...rng.state], `seed ${seed}, n ${n}`);
+    }
+  }
+  assert.throws(() => advancedState(new Uint32Array(4), -1), /whole number/);
+});
+
+/** Waits (up to 10 s) for the helper thread to come up. */
+async function readyHelper(): Promise<NonNullable<ReturnType<typeof elementwiseHelper>>> {
+  const helper = elementwiseHelper();
+  assert.ok(helper !== null, 'no helper thread (RLSTM_HELPER=0, or one core)');
+  for (let waited = 0; !helper.ready() && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(helper.ready(), 'the helper thread did not start');
+  return helper;
+}
+
+const twoThreads = blas !== null && wasm !== null && process.env.RLSTM_HELPER !== '0' && availableParallelism() >= 2;
+
+test('two threads: softmax + cross-entropy over shared memory gives the one-thread bits (loss and gradient)', {
+  skip: twoThreads ? false : 'needs OpenBLAS, WebAssembly SIMD and two cores',
+}, async () => {
+  const helper = await readyHelper();
+  const rng = testRng(77);
+  for (const [N, V, scale] of [[140, 1000, 0.05], [61, 10000, 1 / 20], [61, 10000, 0]] as const) {
+    const logits = sharedFloat32(N * V), targets = sharedInt32(N);
+    logits.set(randomArray(N * V, rng, 6));
+    for (let n = 0; n < N; n++) targets[n] = (n * 7919) % V;
+    const expected = logits.slice();
+    const expectedNll = wasm!.softmaxCrossEntropy(expected, targets, N, V, scale);
+    const before = helper.tasksDone();
+    const nll = blas!.softmaxCrossEntropy(logits, targets, N, V, scale);
+    assert.equal(helper.tasksDone(), before + 1, 'the helper took no part');
+    assert.equal(nll, expectedNll, `N ${N} V ${V}`);
+    assert.deepEqual(logits, expected);
+  }
+});
+
+test('two threads: a dropout mask in shared memory has the one-thread draws, and the generator ends in the same state', {
+  skip: twoThreads ? false : 'needs OpenBLAS, WebAssembly SIMD and two cores',
+}, async () => {
+  const helper = await readyHelper();
+  for (const n of [65536, 700 * 650 + 3]) {
+    const one = createRng(9), two = createRng(9);
+    const expected = new Float32Array(n), mask = sharedFloat32(n);
+    for (let round = 0; round < 2; round++) {
+      fillDropoutMaskPerStep(expected, n, 0.35, one);
+      const before = helper.tasksDone();
+      blas!.fillDropoutMask!(mask, n, 0.35, two);
+      assert.equal(helper.tasksDone(), before + 1, 'the helper took no part');
+      assert.deepEqual(mask, expected, `n ${n}, round ${round}`);
+      assert.deepEqual([...two.state], [...one.state]);
+    }
+  }
 });

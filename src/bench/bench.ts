@@ -18,10 +18,12 @@ export interface BenchResult {
   backend: string;
   library: string; //                  the BLAS libraries in use (blas backend), or the js backend's GEMM
   steps: number;
+  rounds: number; //                   training rounds, each set against the roofline measured right after it
+  roundFigures: { tokens: number; seconds: number; gemmGflops: number; recurrentGemmGflops: number }[];
   flopsPerToken: number; //            6 · (Σ_layers 4H(in+H) + H·V)   (SPEC.md)
-  gemmGflops: number; //               FLOP-weighted speed of the batched GEMM shapes of one training step
+  gemmGflops: number; //               FLOP-weighted speed of the batched GEMM shapes of one training step (mean of the rounds)
   recurrentGemmGflops: number; //      the per-step recurrent products (B rows only), for information
-  rooflineTokensPerSecond: number; //  gemmGflops / flopsPerToken
+  rooflineTokensPerSecond: number; //  each round's gemmGflops / flopsPerToken, weighted by the round's tokens
   tokensPerSecond: number; //          training
   rooflineFraction: number; //         tokensPerSecond / rooflineTokensPerSecond
   /**
@@ -43,12 +45,16 @@ export function flopsPerToken(config: TrainConfig, vocabSize: number): number {
   return 6 * (lstm + H * vocabSize);
 }
 
+/** Training rounds, each followed by its own roofline measurement (see runBench). */
+const BENCH_ROUNDS = 3;
+
 interface Shape { name: string; transA: boolean; transB: boolean; M: number; N: number; K: number; count: number }
 
 /**
- * Seconds per call of one GEMM shape, the best of a few timed rounds. The operands are views into
- * buffers the training steps already used (the bench runs this last), so that timing the GEMMs does not
- * raise the peak memory it reports: each of A, B and C goes into the first buffer left that holds it.
+ * Seconds per call of one GEMM shape, the best of three timings of about minSeconds/3. The operands are
+ * views into buffers the training steps use (the caller restores what they need afterwards), so that timing
+ * the GEMMs does not raise the peak memory it reports: each of A, B and C goes into the first buffer left
+ * that holds it.
  */
 function timeGemm(backend: Backend, s: Shape, minSeconds: number, buffers: Float32Array[]): number {
   const free = [...buffers];
@@ -88,6 +94,8 @@ function timedBackend(backend: Backend, timers: { gemm: number; lstmElementwise:
     lstmGatesForward: timed(backend.lstmGatesForward, 'lstmElementwise'),
     lstmGatesBackward: timed(backend.lstmGatesBackward, 'lstmElementwise'),
     softmaxCrossEntropy: timed(backend.softmaxCrossEntropy, 'softmaxCrossEntropy'),
+    fillDropoutMask: backend.fillDropoutMask, // the masks are counted in 'other'
+    allocateFloat32: backend.allocateFloat32, allocateInt32: backend.allocateInt32,
   };
 }
 
@@ -99,7 +107,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   const rng = createRng(config.seed);
   const model = createModel({ vocabSize: V, hidden: H, layers: L, layerNorm: config.layerNorm });
   initializeParameters(model, config.init, rng);
-  const ws = createWorkspace(model, T, B, config.placement);
+  const ws = createWorkspace(model, T, B, config.placement, backend);
   const data = batchify(corpus.train, B);
   const windows = windowCount(data, T);
   const timers = { gemm: 0, lstmElementwise: 0, softmaxCrossEntropy: 0 };
@@ -119,42 +127,8 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     carryState(ws, len, H);
     return len * B;
   };
-  resetState(ws);
-  for (let k = 0; k < 2; k++) step(k, backend); // warm-up (compilation, first-touch of buffers)
-  // plain timing first (no wrapper overhead), then the same number of steps with the breakdown timers
-  let tokens = 0;
-  let start = performance.now();
-  for (let k = 0; k < steps; k++) tokens += step(2 + k, backend);
-  const trainSeconds = (performance.now() - start) / 1000;
-  timers.gemm = 0; timers.lstmElementwise = 0; timers.softmaxCrossEntropy = 0; optimizerMs = 0;
-  start = performance.now();
-  for (let k = 0; k < steps; k++) step(2 + steps + k, timed);
-  const timedMs = performance.now() - start;
-
-  // the embedding's forward and backward on the same shapes (its loops are not backend calls)
-  const embedded = ws.dx; // scratch of the right size
-  start = performance.now();
-  for (let k = 0; k < steps; k++) {
-    embeddingForward(embedded, ws.tokens, model.encoder.weight, N, H);
-    embeddingBackward(model.encoder.grad, embedded, ws.tokens, N, H);
-  }
-  const embeddingMs = performance.now() - start;
-
-  // 2. Evaluation: forward only, dropout off, in the training workspace (as the trainer does)
-  const evalWs = ws;
-  resetState(evalWs);
-  let evalTokens = 0;
-  start = performance.now();
-  for (let k = 0; k < steps; k++) {
-    const len = fillWindow(data, k % windows, T, evalWs.tokens, evalWs.targets);
-    modelForward(backend, model, evalWs, len, { train: false, placement: 'none', keepProb: 1, rng: null });
-    carryState(evalWs, len, H);
-    evalTokens += len * B;
-  }
-  const evalSeconds = (performance.now() - start) / 1000;
-
-  // 3. The roofline: the batched products of one training step, each timed on its own, last, in the
-  //    buffers of the model and workspace, whose contents are no longer needed.
+  // The GEMM shapes of one training step: the batched ones set the roofline; the per-step recurrent ones
+  // (B rows only) run slower, and set the ceiling reported as gemmOnlyFraction.
   const batched: Shape[] = [
     { name: 'input projections x·W_ihᵀ (all steps)', transA: false, transB: true, M: N, N: 4 * H, K: H, count: L },
     { name: 'input gradient dz·W_ih', transA: false, transB: false, M: N, N: H, K: 4 * H, count: L },
@@ -167,32 +141,93 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     { name: 'recurrent h·W_hhᵀ (per step)', transA: false, transB: true, M: B, N: 4 * H, K: H, count: L * T },
     { name: 'recurrent gradient dz·W_hh (per step)', transA: false, transB: false, M: B, N: H, K: 4 * H, count: L * T },
   ];
-  const gemmShapes: BenchResult['gemmShapes'] = [];
+  // The GEMMs are timed in the buffers of the model and workspace (so that timing them does not raise the
+  // peak memory reported), after which the parameters are drawn afresh for the next round's steps.
   // (not the embedding's part of grads: it is never written, so it takes no memory until something does)
   const scratch = [ws.logits, model.params, model.grads.subarray(model.tensors[0].size), ws.lstm[0].gates];
-  const weighted = (shapes: Shape[]): number => {
+  const shapeSeconds = new Map<Shape, number[]>();
+  /** GFLOP/s over a step's worth of these shapes, each timed for about `seconds`. */
+  const weighted = (shapes: Shape[], seconds: number): number => {
     let totalFlops = 0, totalSeconds = 0;
     for (const s of shapes) {
-      const seconds = timeGemm(backend, s, 0.6, scratch);
-      const f = 2 * s.M * s.N * s.K;
-      gemmShapes.push({ name: s.name, M: s.M, N: s.N, K: s.K, gflops: f / seconds / 1e9 });
-      totalFlops += f * s.count; totalSeconds += seconds * s.count;
+      const perCall = timeGemm(backend, s, seconds, scratch);
+      shapeSeconds.set(s, [...(shapeSeconds.get(s) ?? []), perCall]);
+      totalFlops += 2 * s.M * s.N * s.K * s.count; totalSeconds += perCall * s.count;
     }
     return totalFlops / totalSeconds / 1e9;
   };
-  const gemmGflops = weighted(batched);
-  const recurrentGemmGflops = weighted(recurrent);
+
+  // 1. Training steps on real windows, in rounds, each followed by the roofline measured on the GEMM
+  //    shapes: on a shared, noisy machine, speeds drift over seconds, so each round's tokens are set against
+  //    the roofline measured next to them. rooflineFraction = Σ (round tokens ÷ round roofline) ÷ Σ round
+  //    seconds: the time the roofline would need for the tokens trained, over the time they took.
+  resetState(ws);
+  for (let k = 0; k < 2; k++) step(k, backend); // warm-up (compilation, first-touch of buffers)
+  const rounds = Math.min(BENCH_ROUNDS, steps);
+  let tokens = 0, trainSeconds = 0, rooflineSeconds = 0, gemmOnlySeconds = 0;
+  let gemmSum = 0, recurrentSum = 0, stepsDone = 0;
+  const roundFigures: BenchResult['roundFigures'] = [];
+  for (let round = 0; round < rounds; round++) {
+    const roundSteps = Math.round(((round + 1) * steps) / rounds) - stepsDone;
+    let roundTokens = 0;
+    const start = performance.now();
+    for (let k = 0; k < roundSteps; k++) roundTokens += step(2 + stepsDone + k, backend);
+    const seconds = (performance.now() - start) / 1000;
+    stepsDone += roundSteps;
+    const gemmGflops = weighted(batched, 0.6 / rounds);
+    const recurrentGemmGflops = weighted(recurrent, 0.6 / rounds);
+    tokens += roundTokens; trainSeconds += seconds;
+    rooflineSeconds += (roundTokens * flops) / (gemmGflops * 1e9);
+    const recurrentFlops = L * 16 * H * H; // per token: h·W_hhᵀ forward and dz·W_hh backward, 2·4H·H each
+    gemmOnlySeconds += roundTokens * ((flops - recurrentFlops) / (gemmGflops * 1e9) + recurrentFlops / (recurrentGemmGflops * 1e9));
+    gemmSum += gemmGflops; recurrentSum += recurrentGemmGflops;
+    roundFigures.push({ tokens: roundTokens, seconds, gemmGflops, recurrentGemmGflops });
+    initializeParameters(model, config.init, createRng(config.seed + round + 1)); // the GEMMs wrote over them
+    resetState(ws);
+  }
+  const gemmGflops = gemmSum / rounds, recurrentGemmGflops = recurrentSum / rounds;
+  const gemmShapes: BenchResult['gemmShapes'] = [...batched, ...recurrent].map((s) => {
+    const times = shapeSeconds.get(s)!;
+    return { name: s.name, M: s.M, N: s.N, K: s.K, gflops: (2 * s.M * s.N * s.K) / Math.min(...times) / 1e9 };
+  });
+
+  // 2. The same number of steps with the breakdown timers
+  timers.gemm = 0; timers.lstmElementwise = 0; timers.softmaxCrossEntropy = 0; optimizerMs = 0;
+  let start = performance.now();
+  for (let k = 0; k < steps; k++) step(2 + steps + k, timed);
+  const timedMs = performance.now() - start;
+
+  // the embedding's forward and backward on the same shapes (its loops are not backend calls)
+  const embedded = ws.dx; // scratch of the right size
+  start = performance.now();
+  for (let k = 0; k < steps; k++) {
+    embeddingForward(embedded, ws.tokens, model.encoder.weight, N, H);
+    embeddingBackward(model.encoder.grad, embedded, ws.tokens, N, H);
+  }
+  const embeddingMs = performance.now() - start;
+
+  // 3. Evaluation: forward only, dropout off, in the training workspace (as the trainer does)
+  const evalWs = ws;
+  resetState(evalWs);
+  let evalTokens = 0;
+  start = performance.now();
+  for (let k = 0; k < steps; k++) {
+    const len = fillWindow(data, k % windows, T, evalWs.tokens, evalWs.targets);
+    modelForward(backend, model, evalWs, len, { train: false, placement: 'none', keepProb: 1, rng: null });
+    carryState(evalWs, len, H);
+    evalTokens += len * B;
+  }
+  const evalSeconds = (performance.now() - start) / 1000;
 
   const tokensPerSecond = tokens / trainSeconds;
-  const rooflineTokensPerSecond = (gemmGflops * 1e9) / flops;
-  const recurrentFlops = L * 16 * H * H; // per token: h·W_hhᵀ forward and dz·W_hh backward, 2·4H·H each
-  const gemmOnlySeconds = (flops - recurrentFlops) / (gemmGflops * 1e9) + recurrentFlops / (recurrentGemmGflops * 1e9);
+  const rooflineFraction = rooflineSeconds / trainSeconds;
+  const rooflineTokensPerSecond = tokensPerSecond / rooflineFraction; // the rounds' rooflines, weighted by their tokens
   const fraction = (ms: number): number => ms / timedMs;
   const known = timers.gemm + timers.lstmElementwise + timers.softmaxCrossEntropy + embeddingMs + optimizerMs;
   return {
     config: config.name, backend: backend.name, library: (backend as { library?: string }).library ?? 'TypeScript + WebAssembly', steps, flopsPerToken: flops, gemmGflops, recurrentGemmGflops,
-    rooflineTokensPerSecond, tokensPerSecond, rooflineFraction: tokensPerSecond / rooflineTokensPerSecond,
-    gemmOnlyFraction: 1 / rooflineTokensPerSecond / gemmOnlySeconds,
+    rooflineTokensPerSecond, tokensPerSecond, rooflineFraction, rounds, roundFigures,
+    gemmOnlyFraction: rooflineSeconds / gemmOnlySeconds,
     evalTokensPerSecond: evalTokens / evalSeconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     breakdown: {

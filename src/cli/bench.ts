@@ -15,7 +15,7 @@ export interface BenchFlags {
 }
 
 /** Default number of timed steps: enough for a stable figure, about half a minute per configuration with BLAS. */
-const DEFAULT_STEPS: Record<string, number> = { quick: 40, small: 40, medium: 15, large: 5 };
+const DEFAULT_STEPS: Record<string, number> = { quick: 40, small: 40, medium: 15, large: 6 };
 
 export async function benchCommand(flags: BenchFlags): Promise<void> {
   const config = CONFIGS[flags.config];
@@ -31,13 +31,13 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
     return;
   }
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  console.log(`rlstm bench: config ${r.config}, backend ${r.backend} (${r.library}), ${r.steps} training steps`);
-  console.log(`  GEMM on this configuration's batched shapes   ${r.gemmGflops.toFixed(1)} GFLOP/s (the roofline)`);
+  console.log(`rlstm bench: config ${r.config}, backend ${r.backend} (${r.library}), ${r.steps} training steps in ${r.rounds} rounds`);
+  console.log(`  GEMM on this configuration's batched shapes   ${r.gemmGflops.toFixed(1)} GFLOP/s (the roofline; mean of the rounds, best per shape below)`);
   for (const s of r.gemmShapes) console.log(`    ${s.name.padEnd(42)} ${`${s.M}×${s.N}×${s.K}`.padStart(16)}  ${s.gflops.toFixed(1)} GFLOP/s`);
   console.log(`  per-step recurrent products                    ${r.recurrentGemmGflops.toFixed(1)} GFLOP/s`);
   console.log(`  FLOPs per trained token                        ${(r.flopsPerToken / 1e6).toFixed(1)} M`);
   console.log(`  roofline                                       ${r.rooflineTokensPerSecond.toFixed(0)} tokens/s`);
-  console.log(`  training                                       ${r.tokensPerSecond.toFixed(0)} tokens/s  (${pct(r.rooflineFraction)} of the roofline)`);
+  console.log(`  training                                       ${r.tokensPerSecond.toFixed(0)} tokens/s  (${pct(r.rooflineFraction)} of the roofline measured after each round)`);
   console.log(`  ceiling if a step were only its GEMMs          ${pct(r.gemmOnlyFraction)} of the roofline (the recurrent products run slower)`);
   console.log(`  evaluation                                     ${r.evalTokensPerSecond.toFixed(0)} tokens/s`);
   console.log(`  peak memory (RSS)                              ${r.peakRssMb.toFixed(0)} MB`);

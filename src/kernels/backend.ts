@@ -28,4 +28,15 @@ export interface Backend {
   /** Must allow dz to be the gates buffer itself (the LSTM layer overwrites the saved gates with dz). */
   lstmGatesBackward: typeof import('./pointwise.js').lstmGatesBackward;
   softmaxCrossEntropy: typeof import('./pointwise.js').softmaxCrossEntropy;
+  /**
+   * fillDropoutMaskPerStep (nn/dropout.ts), with the same result; absent: that function. (The BLAS backend
+   * fills long masks in shared memory on two threads.)
+   */
+  fillDropoutMask?: typeof import('../nn/dropout.js').fillDropoutMaskPerStep;
+  /**
+   * New zeroed buffers for a workspace, of the kind this backend works on fastest (shared memory, which a
+   * helper thread can take half of a loop over); absent: plain typed arrays.
+   */
+  allocateFloat32?(n: number): Float32Array;
+  allocateInt32?(n: number): Int32Array;
 }

@@ -2,7 +2,10 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { Backend } from './backend.js';
 import { axpy, dot, lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
-import { loadWasmKernels } from './wasm.js';
+import { fillDropoutMaskPerStep } from '../nn/dropout.js';
+import { advancedState } from '../util/rng.js';
+import { allShared, elementwiseHelper, sharedFloat32, sharedInt32, type Helper } from './helper.js';
+import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
 
 // CBLAS enums (cblas.h)
 const CblasRowMajor = 101;
@@ -36,6 +39,9 @@ type SdotFn = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: 
 const SKINNY_ROWS = 32;
 const SKINNY_MIN_OPERAND = 1 << 20; // floats in op(B) (K·N): 4 MB
 const SKINNY_CANDIDATES: Record<string, string[]> = { linux: ['libblis.so.4', 'libblis.so'] };
+
+/** Loops shorter than this stay on one thread: handing half to the helper would cost more than it saves. */
+const HELPER_MIN_ELEMENTS = 1 << 16;
 
 /** Below this length a vector operation stays in TypeScript: the foreign call would cost more than it saves. */
 const BLAS_VECTOR_MIN = 4096;
@@ -126,6 +132,7 @@ function makeBlasBackend(
   const wasm = loadWasmKernels();
   const skinnyGemm = skinny?.sgemm ?? sgemm;
   let ones = new Float32Array(0);
+  const helper = wasm === null ? null : elementwiseHelper();
   return {
     name: 'blas',
     library: skinny === null ? library : `${library}, ${skinny.library} for products of ≤ ${SKINNY_ROWS} rows by ≥ 4 MB`,
@@ -151,6 +158,55 @@ function makeBlasBackend(
     lstmGatesForward: wasm?.lstmGatesForward ?? lstmGatesForward,
     lstmGatesBackward: wasm?.lstmGatesBackward ?? lstmGatesBackward, // the same bits as the TypeScript loop, faster
     // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
-    softmaxCrossEntropy: wasm?.softmaxCrossEntropy ?? softmaxCrossEntropy,
+    softmaxCrossEntropy: wasm === null ? softmaxCrossEntropy
+      : helper === null ? wasm.softmaxCrossEntropy : twoThreadSoftmax(wasm, helper),
+    ...(helper === null ? {} : {
+      fillDropoutMask: twoThreadDropoutMask(helper),
+      allocateFloat32: sharedFloat32,
+      allocateInt32: sharedInt32,
+    }),
+  };
+}
+
+/**
+ * Softmax + cross-entropy with the helper thread taking the second half of the rows, in whole chunks of
+ * the WebAssembly kernel (softmaxRowsPerChunk), and the caller adding the helper's chunk sums after its
+ * own in order: the same gradient and the same float64 NLL, bit for bit, as one thread.
+ */
+function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCrossEntropy'] {
+  let chunkSums: Float64Array = new Float64Array(0);
+  return (logits, targets, N, V, scale) => {
+    const rows = softmaxRowsPerChunk(V), chunks = Math.ceil(N / rows);
+    if (N * V < HELPER_MIN_ELEMENTS || chunks < 2 || !allShared(logits, targets) || !helper.ready()) {
+      return wasm.softmaxCrossEntropy(logits, targets, N, V, scale);
+    }
+    if (chunkSums.length < chunks) chunkSums = new Float64Array(new SharedArrayBuffer(8 * chunks));
+    const first = Math.floor(chunks / 2), n0 = first * rows; // the helper: chunks [first, chunks)
+    helper.run({ kind: 'softmax', logits, targets, n0, N, V, scale, chunkSums: chunkSums.subarray(0, chunks - first) });
+    let nll = wasm.softmaxCrossEntropy(logits, targets, n0, V, scale);
+    helper.finish();
+    for (let c = 0; c < chunks - first; c++) nll += chunkSums[c];
+    return nll;
+  };
+}
+
+/**
+ * A dropout mask drawn on two threads: the helper fills the second half from the generator's state after
+ * the first half's draws (advancedState), so every element gets the draw it gets on one thread, and the
+ * generator ends where one thread leaves it.
+ */
+function twoThreadDropoutMask(helper: Helper): typeof fillDropoutMaskPerStep {
+  const state = new Uint32Array(new SharedArrayBuffer(16));
+  return (mask, n, keep, rng) => {
+    if (n < HELPER_MIN_ELEMENTS || !allShared(mask) || !helper.ready()) {
+      fillDropoutMaskPerStep(mask, n, keep, rng);
+      return;
+    }
+    const half = n >>> 1;
+    state.set(advancedState(rng.state, half));
+    helper.run({ kind: 'mask', mask, from: half, to: n, keep, state });
+    fillDropoutMaskPerStep(mask, half, keep, rng);
+    helper.finish();
+    rng.state.set(state);
   };
 }

@@ -11,6 +11,19 @@ import {
  * small next to its O(n³) arithmetic.
  */
 
+/**
+ * softmaxCrossEntropy (pointwise.ts), done a few rows at a time; with chunkSums, each chunk's summed NLL
+ * is also written there (chunk c is rows [c·r, (c+1)·r) for r = softmaxRowsPerChunk(V)), so that two
+ * threads can each take whole chunks and the caller add the sums in the one-thread order.
+ */
+export type ChunkedSoftmax = (logits: Float32Array, targets: Int32Array, N: number, V: number, scale: number,
+  chunkSums?: Float64Array) => number;
+
+/** Rows of V logits per chunk copied into the module. */
+export function softmaxRowsPerChunk(V: number): number {
+  return Math.max(1, Math.floor(CHUNK_FLOATS / V));
+}
+
 interface KernelExports {
   memory: WebAssembly.Memory;
   scratch(bytes: number): number;
@@ -25,7 +38,7 @@ interface KernelExports {
 const CHUNK_FLOATS = 65536;
 
 export interface WasmKernels {
-  softmaxCrossEntropy: typeof softmaxCrossEntropyTs;
+  softmaxCrossEntropy: ChunkedSoftmax;
   lstmGatesForward: typeof lstmGatesForwardTs;
   /** Bit for bit the TypeScript lstmGatesBackward (float64 arithmetic in the same order). */
   lstmGatesBackward: typeof lstmGatesBackwardTs;
@@ -77,9 +90,12 @@ function makeKernels(k: KernelExports): WasmKernels {
     return true;
   };
   return {
-    softmaxCrossEntropy(logits, targets, N, V, scale) {
-      const rows = Math.max(1, Math.floor(CHUNK_FLOATS / V));
-      if (!ensure(rows * V, rows)) return softmaxCrossEntropyTs(logits, targets, N, V, scale);
+    softmaxCrossEntropy(logits, targets, N, V, scale, chunkSums) {
+      const rows = softmaxRowsPerChunk(V);
+      if (!ensure(rows * V, rows)) {
+        if (chunkSums === undefined) return softmaxCrossEntropyTs(logits, targets, N, V, scale);
+        throw new Error(`softmaxCrossEntropy: the WebAssembly memory cannot hold ${rows} rows of ${V}`);
+      }
       const logitsPtr = base, targetsPtr = base + rows * V * 4;
       let nll = 0;
       for (let n0 = 0; n0 < N; n0 += rows) {
@@ -87,7 +103,9 @@ function makeKernels(k: KernelExports): WasmKernels {
         const chunk = logits.subarray(n0 * V, (n0 + r) * V);
         floats.set(chunk, logitsPtr / 4);
         ints.set(targets.subarray(n0, n0 + r), targetsPtr / 4);
-        nll += k.softmaxCrossEntropy(logitsPtr, targetsPtr, r, V, scale);
+        const chunkNll = k.softmaxCrossEntropy(logitsPtr, targetsPtr, r, V, scale);
+        if (chunkSums !== undefined) chunkSums[n0 / rows] = chunkNll;
+        nll += chunkNll;
         if (scale !== 0) chunk.set(floats.subarray(logitsPtr / 4, logitsPtr / 4 + r * V));
       }
       return nll;

@@ -45,21 +45,26 @@ export interface Workspace {
   dxBelow: Float32Array; // (T·B, H) backward scratch
 }
 
-export function createWorkspace(model: Model, T: number, B: number, placement: DropoutPlacement): Workspace {
+/**
+ * With a backend, the buffers its helper thread takes part in (targets, logits, the site masks) are of the
+ * kind it asks for (Backend.allocateFloat32: shared memory for the BLAS backend).
+ */
+export function createWorkspace(model: Model, T: number, B: number, placement: DropoutPlacement, backend?: Backend): Workspace {
   const { hidden: H, layers: L, vocabSize: V, layerNorm } = model.config;
   const N = T * B;
   const vertical = placement !== 'none';
   const horizontal = placement === 'recurrent' || placement === 'variational';
   const embedded = new Float32Array(N * H);
+  const float32 = (n: number): Float32Array => backend?.allocateFloat32?.(n) ?? new Float32Array(n);
   return {
     B, T,
-    tokens: new Int32Array(N), targets: new Int32Array(N),
+    tokens: new Int32Array(N), targets: backend?.allocateInt32?.(N) ?? new Int32Array(N),
     embedded,
-    siteMasks: Array.from({ length: L + 1 }, () => (vertical ? new Float32Array(N * H) : null)),
+    siteMasks: Array.from({ length: L + 1 }, () => (vertical ? float32(N * H) : null)),
     siteOutputs: Array.from({ length: L + 1 }, (_, s) => (s === 0 ? embedded : new Float32Array(vertical ? N * H : 0))),
     recurrentMasks: Array.from({ length: L }, () => (horizontal ? new Float32Array(N * H) : null)),
     lstm: Array.from({ length: L }, () => createLstmActivations(T, B, H, layerNorm, horizontal)),
-    logits: new Float32Array(N * V),
+    logits: float32(N * V),
     dx: new Float32Array(N * H), dxBelow: new Float32Array(N * H),
   };
 }
@@ -102,7 +107,7 @@ export function modelForward(backend: Backend, model: Model, ws: Workspace, T: n
   const { hidden: H, layers: L, vocabSize: V } = model.config;
   const B = ws.B, N = T * B;
   const dropout = usesDropout(options);
-  if (dropout && options.rng !== null) drawMasks(ws, options.placement, options.keepProb, T, H, options.rng);
+  if (dropout && options.rng !== null) drawMasks(backend, ws, options.placement, options.keepProb, T, H, options.rng);
 
   // one of the paper's D sites: x = D(value), or value itself when dropout is off
   const site = (s: number, value: Float32Array): Float32Array => {
@@ -151,11 +156,12 @@ export function modelBackward(backend: Backend, model: Model, ws: Workspace, T: 
 }
 
 /** Draws the masks of one training window for the chosen placement. */
-function drawMasks(ws: Workspace, placement: DropoutPlacement, keep: number, T: number, H: number, rng: Rng): void {
+function drawMasks(backend: Backend, ws: Workspace, placement: DropoutPlacement, keep: number, T: number, H: number, rng: Rng): void {
   const B = ws.B;
+  const fillPerStep = backend.fillDropoutMask ?? fillDropoutMaskPerStep; // the same draws, on two threads in BLAS
   const fill = (mask: Float32Array): void => {
     if (placement === 'variational') fillDropoutMaskPerSequence(mask, T, B, H, keep, rng);
-    else fillDropoutMaskPerStep(mask, T * B * H, keep, rng);
+    else fillPerStep(mask, T * B * H, keep, rng);
   };
   for (const mask of ws.siteMasks) if (mask !== null) fill(mask);
   for (const mask of ws.recurrentMasks) if (mask !== null) fill(mask);

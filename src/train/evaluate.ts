@@ -25,7 +25,7 @@ export function evaluate(
 ): Evaluation {
   const data = batchify(stream, B, source);
   const reuse = scratch !== null && scratch.B === B && scratch.T >= T;
-  const ws = reuse ? scratch : createWorkspace(model, T, B, 'none');
+  const ws = reuse ? scratch : createWorkspace(model, T, B, 'none', backend);
   const carried = reuse ? ws.lstm.map((a) => [a.h0.slice(), a.c0.slice()]) : null;
   try {
     return evaluateIn(backend, model, ws, data, B, T, maxTokens);

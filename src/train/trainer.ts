@@ -153,7 +153,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   }, run.resume?.params); // a resumed run trains the checkpoint's parameters in place
   if (!run.resume) initializeParameters(model, config.init, rng);
   const data = batchify(corpus.train, config.batchSize, corpus.files.train);
-  const ws = createWorkspace(model, config.bptt, config.batchSize, config.placement);
+  const ws = createWorkspace(model, config.bptt, config.batchSize, config.placement, backend);
   const windows = windowCount(data, config.bptt);
   const early: EarlyStopping = createEarlyStopping(config.patience);
   let state = freshState(rng.state);

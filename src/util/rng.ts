@@ -45,3 +45,56 @@ export function nextFloat(rng: Rng): number {
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
+
+/**
+ * The state the generator reaches after n draws from `state`, without drawing them: xoshiro's state update
+ * is linear over GF(2), so n steps are one 128×128 bit matrix, M^n, applied to the state. (This lets two
+ * threads fill the two halves of one dropout mask with exactly the numbers one thread would draw.)
+ */
+export function advancedState(state: Uint32Array, n: number): Uint32Array {
+  return applyBitMatrix(stepMatrixPower(n), state);
+}
+
+/** A 128×128 bit matrix as its 128 columns, 4 words each: column i is the image of state bit i. */
+type BitMatrix = Uint32Array;
+
+function applyBitMatrix(m: BitMatrix, v: Uint32Array): Uint32Array {
+  const out = new Uint32Array(4);
+  for (let i = 0; i < 128; i++) {
+    if (((v[i >>> 5] >>> (i & 31)) & 1) === 0) continue;
+    out[0] ^= m[4 * i]; out[1] ^= m[4 * i + 1]; out[2] ^= m[4 * i + 2]; out[3] ^= m[4 * i + 3];
+  }
+  return out;
+}
+
+/** a·b: column j of the product is a applied to column j of b. */
+function multiplyBitMatrices(a: BitMatrix, b: BitMatrix): BitMatrix {
+  const out = new Uint32Array(512);
+  for (let j = 0; j < 128; j++) out.set(applyBitMatrix(a, b.subarray(4 * j, 4 * j + 4)), 4 * j);
+  return out;
+}
+
+const powerCache = new Map<number, BitMatrix>();
+
+/** M^n for the one-draw update M, by repeated squaring; the few n a training run uses are kept. */
+function stepMatrixPower(n: number): BitMatrix {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`advancedState: n must be a whole number ≥ 0, got ${n}`);
+  const cached = powerCache.get(n);
+  if (cached !== undefined) return cached;
+  let square: BitMatrix = new Uint32Array(512); // M: column i is one draw applied to the state with only bit i set
+  for (let i = 0; i < 128; i++) {
+    const unit = { state: new Uint32Array(4) };
+    unit.state[i >>> 5] = 1 << (i & 31);
+    nextUint32(unit);
+    square.set(unit.state, 4 * i);
+  }
+  let result: BitMatrix = new Uint32Array(512); // the identity
+  for (let i = 0; i < 128; i++) result[4 * i + (i >>> 5)] = 1 << (i & 31);
+  for (let k = n; k > 0; k = Math.floor(k / 2)) {
+    if (k % 2 === 1) result = multiplyBitMatrices(square, result);
+    if (k > 1) square = multiplyBitMatrices(square, square);
+  }
+  if (powerCache.size >= 64) powerCache.clear();
+  powerCache.set(n, result);
+  return result;
+}
