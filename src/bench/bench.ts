@@ -164,8 +164,8 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   resetState(ws);
   for (let k = 0; k < 2; k++) step(k, backend); // warm-up (compilation, first-touch of buffers)
   const rounds = Math.min(BENCH_ROUNDS, steps);
-  let tokens = 0, trainSeconds = 0, rooflineSeconds = 0, gemmOnlySeconds = 0;
-  let gemmSum = 0, recurrentSum = 0, stepsDone = 0;
+  const recurrentFlops = L * 16 * H * H; // per token: h·W_hhᵀ forward and dz·W_hh backward, 2·4H·H each
+  let tokens = 0, trainSeconds = 0, rooflineSeconds = 0, gemmOnlySeconds = 0, stepsDone = 0;
   const roundFigures: BenchResult['roundFigures'] = [];
   for (let round = 0; round < rounds; round++) {
     const roundSteps = Math.round(((round + 1) * steps) / rounds) - stepsDone;
@@ -178,14 +178,13 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     const recurrentGemmGflops = weighted(recurrent, 0.6 / rounds);
     tokens += roundTokens; trainSeconds += seconds;
     rooflineSeconds += (roundTokens * flops) / (gemmGflops * 1e9);
-    const recurrentFlops = L * 16 * H * H; // per token: h·W_hhᵀ forward and dz·W_hh backward, 2·4H·H each
     gemmOnlySeconds += roundTokens * ((flops - recurrentFlops) / (gemmGflops * 1e9) + recurrentFlops / (recurrentGemmGflops * 1e9));
-    gemmSum += gemmGflops; recurrentSum += recurrentGemmGflops;
     roundFigures.push({ tokens: roundTokens, seconds, gemmGflops, recurrentGemmGflops });
     initializeParameters(model, config.init, createRng(config.seed + round + 1)); // the GEMMs wrote over them
     resetState(ws);
   }
-  const gemmGflops = gemmSum / rounds, recurrentGemmGflops = recurrentSum / rounds;
+  const mean = (key: 'gemmGflops' | 'recurrentGemmGflops'): number => roundFigures.reduce((sum, r) => sum + r[key], 0) / rounds;
+  const gemmGflops = mean('gemmGflops'), recurrentGemmGflops = mean('recurrentGemmGflops');
   const gemmShapes: BenchResult['gemmShapes'] = [...batched, ...recurrent].map((s) => {
     const times = shapeSeconds.get(s)!;
     return { name: s.name, M: s.M, N: s.N, K: s.K, gflops: (2 * s.M * s.N * s.K) / Math.min(...times) / 1e9 };
