@@ -238,5 +238,49 @@ export function lstmGatesBackward(dh: usize, dcNext: usize, gates: usize, cPrev:
   store2(dcNextP, f64x2.mul(dc, f), single);
 }
 
+/**
+ * out = a ⊙ b and out = a + b over n floats (dropout's multiply by its mask, the LSTM backward's sum of
+ * the two gradients reaching h_t): float32 arithmetic, so the bits of the TypeScript loops that store into a
+ * Float32Array. out may be a or b.
+ */
+export function multiply(a: usize, b: usize, out: usize, n: i32): void {
+  const vectorBytes = <usize>(n & ~3) * 4, bytes = <usize>n * 4;
+  for (let k: usize = 0; k < vectorBytes; k += 16) v128.store(out + k, f32x4.mul(v128.load(a + k), v128.load(b + k)));
+  for (let k = vectorBytes; k < bytes; k += 4) store<f32>(out + k, load<f32>(a + k) * load<f32>(b + k));
+}
+
+export function add(a: usize, b: usize, out: usize, n: i32): void {
+  const vectorBytes = <usize>(n & ~3) * 4, bytes = <usize>n * 4;
+  for (let k: usize = 0; k < vectorBytes; k += 16) v128.store(out + k, f32x4.add(v128.load(a + k), v128.load(b + k)));
+  for (let k = vectorBytes; k < bytes; k += 4) store<f32>(out + k, load<f32>(a + k) + load<f32>(b + k));
+}
+
+/**
+ * Dropout mask values from four xoshiro128** generators at once, one per lane (the loop of
+ * fillDropoutMaskPerStep in src/nn/dropout.ts, written for four streams). `state` holds 16 words: s0 of
+ * lanes 0..3, then s1, s2, s3; it is left where the generators end. Lane i writes its `count` values at
+ * out + i·count floats: kept (draw < threshold, i.e. draw / 2^32 < keep) → scale, dropped → 0.
+ */
+export function dropoutMaskLanes(state: usize, out: usize, count: i32, threshold: u32, scale: f32): void {
+  let s0 = v128.load(state), s1 = v128.load(state + 16), s2 = v128.load(state + 32), s3 = v128.load(state + 48);
+  const below = i32x4.splat(threshold), value = f32x4.splat(scale);
+  const five = i32x4.splat(5), nine = i32x4.splat(9);
+  const laneBytes = <usize>count * 4;
+  for (let k: usize = 0; k < laneBytes; k += 4) {
+    const m = i32x4.mul(s1, five);
+    const draw = i32x4.mul(v128.or(i32x4.shl(m, 7), i32x4.shr_u(m, 25)), nine); // rotl(s1·5, 7)·9
+    const t = i32x4.shl(s1, 9);
+    s2 = v128.xor(s2, s0); s3 = v128.xor(s3, s1); s1 = v128.xor(s1, s2); s0 = v128.xor(s0, s3); s2 = v128.xor(s2, t);
+    s3 = v128.or(i32x4.shl(s3, 11), i32x4.shr_u(s3, 21));
+    const kept = v128.and(i32x4.lt_u(draw, below), value);
+    const p = out + k;
+    v128.store32_lane(p, kept, 0);
+    v128.store32_lane(p + laneBytes, kept, 1);
+    v128.store32_lane(p + 2 * laneBytes, kept, 2);
+    v128.store32_lane(p + 3 * laneBytes, kept, 3);
+  }
+  v128.store(state, s0); v128.store(state + 16, s1); v128.store(state + 32, s2); v128.store(state + 48, s3);
+}
+
 // The matrix product of the pure-TypeScript backend (packed panels, a 4×8 register tile): assembly/gemm.ts
 export { gemm } from './gemm';

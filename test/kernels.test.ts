@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { loadBlasBackend } from '../src/kernels/blas.js';
 import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
-import { lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
+import { add, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm.js';
 import { elementwiseHelper, sharedFloat32, sharedInt32 } from '../src/kernels/helper.js';
 import { fillDropoutMaskPerStep } from '../src/nn/dropout.js';
@@ -108,6 +108,41 @@ test('WebAssembly LSTM gates backward equals the TypeScript kernel bit for bit, 
     assert.deepEqual(w.dz, t.dz, `H ${H}: dz`);
     assert.deepEqual(w.dcNext, t.dcNext, `H ${H}: dcNext`);
     assert.notDeepEqual(t.dz, gates, 'the kernel wrote dz');
+  }
+});
+
+test('WebAssembly multiply and add equal the TypeScript loops bit for bit, in place too, on every backend', { skip: wasm === null ? 'kernels.wasm not built' : false }, () => {
+  const rng = testRng(37);
+  const backends = [jsBackend, ...(blas === null ? [] : [blas])];
+  for (const n of [1, 7, 64, 65536 + 5, 3 * 65536]) { // odd tails, and more than one chunk copied into the module
+    const a = randomArray(n, rng, 3), b = randomArray(n, rng, 3);
+    for (const [name, ts, op] of [['multiply', multiply, 'multiply'], ['add', add, 'add']] as const) {
+      const expected = new Float32Array(n);
+      ts(n, a, b, expected);
+      assert.ok(expected.some((x, k) => x !== a[k]), `${name} changed something`);
+      const w = new Float32Array(n);
+      wasm![op](n, a, b, w);
+      assert.deepEqual(w, expected, `wasm ${name}, n ${n}`);
+      for (const backend of backends) {
+        const inPlace = a.slice();
+        backend[op](n, inPlace, b, inPlace);
+        assert.deepEqual(inPlace, expected, `${backend.name} ${name} in place, n ${n}`);
+      }
+    }
+  }
+});
+
+test('WebAssembly dropout masks (four generators, one per lane) are the TypeScript draws, and leave the same state', { skip: wasm === null ? 'kernels.wasm not built' : false }, () => {
+  // keep 0.5: keep·2^32 is a whole number; 0.35 and 0.65: it is not (the threshold is rounded up)
+  for (const [n, keep] of [[3, 0.5], [4, 0.35], [1001, 0.65], [4 * 16384 + 2, 0.5], [700 * 650, 0.35], [1_000_003, 0.8]] as const) {
+    const one = createRng(17 + n), four = createRng(17 + n);
+    const expected = new Float32Array(n), mask = new Float32Array(n).fill(NaN);
+    for (let round = 0; round < 2; round++) {
+      fillDropoutMaskPerStep(expected, n, keep, one);
+      wasm!.fillDropoutMask(mask, n, keep, four);
+      assert.deepEqual(mask, expected, `n ${n}, keep ${keep}, round ${round}`);
+      assert.deepEqual([...four.state], [...one.state], `generator state after n ${n}`);
+    }
   }
 });
 

@@ -91,6 +91,8 @@ function timedBackend(backend: Backend, timers: { gemm: number; lstmElementwise:
     addColumnSums: backend.addColumnSums.bind(backend), // bias gradients: counted in 'other'
     axpy: backend.axpy.bind(backend), // timed with the optimizer
     dot: backend.dot.bind(backend),
+    multiply: backend.multiply.bind(backend), // dropout: counted in 'other'
+    add: timed(backend.add.bind(backend), 'lstmElementwise'), // the LSTM backward's dh_t
     lstmGatesForward: timed(backend.lstmGatesForward, 'lstmElementwise'),
     lstmGatesBackward: timed(backend.lstmGatesBackward, 'lstmElementwise'),
     softmaxCrossEntropy: timed(backend.softmaxCrossEntropy, 'softmaxCrossEntropy'),

@@ -22,6 +22,12 @@ export interface Backend {
   axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
   /** acc[c] += Σ_n x[n·C + c] for x (N,C): the gradient of a bias added to every row */
   addColumnSums(N: number, C: number, x: Float32Array, acc: Float32Array): void;
+  /**
+   * out[k] = a[k] · b[k] and out[k] = a[k] + b[k] over [0, n), in float32 (the bits of pointwise.ts's loops);
+   * out may be a or b. Dropout's multiply by its mask, and the LSTM backward's sum of the gradients reaching h_t.
+   */
+  multiply(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  add(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** Σ x[k] · y[k] over [0, n)   (the gradient norm) */
   dot(n: number, x: Float32Array, y: Float32Array): number;
   lstmGatesForward: typeof import('./pointwise.js').lstmGatesForward;

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { Backend } from './backend.js';
-import { axpy, dot, lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
+import { add, axpy, dot, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
 import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
 import { allShared, elementwiseHelper, sharedFloat32, sharedInt32, type Helper } from './helper.js';
@@ -155,13 +155,15 @@ function makeBlasBackend(
     dot(n, x, y) {
       return n < BLAS_VECTOR_MIN ? dot(n, x, y) : sdot(n, x, 1, y, 1);
     },
+    multiply: wasm?.multiply ?? multiply, // WebAssembly: the same bits as the TypeScript loop, several times faster
+    add: wasm?.add ?? add,
     lstmGatesForward: wasm?.lstmGatesForward ?? lstmGatesForward,
     lstmGatesBackward: wasm?.lstmGatesBackward ?? lstmGatesBackward, // the same bits as the TypeScript loop, faster
     // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
     softmaxCrossEntropy: wasm === null ? softmaxCrossEntropy
       : helper === null ? wasm.softmaxCrossEntropy : twoThreadSoftmax(wasm, helper),
-    ...(helper === null ? {} : {
-      fillDropoutMask: twoThreadDropoutMask(helper),
+    ...(helper === null ? { fillDropoutMask: wasm?.fillDropoutMask } : {
+      fillDropoutMask: twoThreadDropoutMask(wasm!, helper),
       allocateFloat32: sharedFloat32,
       allocateInt32: sharedInt32,
     }),
@@ -195,17 +197,17 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
  * the first half's draws (advancedState), so every element gets the draw it gets on one thread, and the
  * generator ends where one thread leaves it.
  */
-function twoThreadDropoutMask(helper: Helper): typeof fillDropoutMaskPerStep {
+function twoThreadDropoutMask(wasm: WasmKernels, helper: Helper): typeof fillDropoutMaskPerStep {
   const state = new Uint32Array(new SharedArrayBuffer(16));
   return (mask, n, keep, rng) => {
     if (n < HELPER_MIN_ELEMENTS || !allShared(mask) || !helper.ready()) {
-      fillDropoutMaskPerStep(mask, n, keep, rng);
+      wasm.fillDropoutMask(mask, n, keep, rng);
       return;
     }
     const half = n >>> 1;
     state.set(advancedState(rng.state, half));
     helper.run({ kind: 'mask', mask, from: half, to: n, keep, state });
-    fillDropoutMaskPerStep(mask, half, keep, rng);
+    wasm.fillDropoutMask(mask, half, keep, rng);
     helper.finish();
     rng.state.set(state);
   };

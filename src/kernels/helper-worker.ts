@@ -17,8 +17,9 @@ function perform(task: HelperTask): void {
     const { logits, targets, n0, N, V, scale, chunkSums } = task;
     wasm.softmaxCrossEntropy(logits.subarray(n0 * V, N * V), targets.subarray(n0, N), N - n0, V, scale, chunkSums);
   } else {
-    const rng = { state: task.state };
-    fillDropoutMaskPerStep(task.mask.subarray(task.from, task.to), task.to - task.from, task.keep, rng);
+    const rng = { state: task.state }; // left where the draws end, for the caller
+    const fill = wasm?.fillDropoutMask ?? fillDropoutMaskPerStep;
+    fill(task.mask.subarray(task.from, task.to), task.to - task.from, task.keep, rng);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Backend } from './backend.js';
-import { axpy, dot, lstmGatesBackward, lstmGatesForward, softmaxCrossEntropy } from './pointwise.js';
+import { add, axpy, dot, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
 import { loadWasmKernels } from './wasm.js';
 
 // Blocking of the TypeScript GEMM (the same plan as assembly/gemm.ts, with a 4 × 4 tile of float64 sums)
@@ -129,6 +129,9 @@ export const jsBackend: Backend = {
   addColumnSums: columnSumsByGemm(gemmJs),
   axpy,
   dot,
+  multiply: wasm?.multiply ?? multiply, // WebAssembly where it runs: the same bits, several times faster
+  add: wasm?.add ?? add,
+  fillDropoutMask: wasm?.fillDropoutMask, // the draws of fillDropoutMaskPerStep, four lanes at a time
   lstmGatesForward,
   lstmGatesBackward: wasm?.lstmGatesBackward ?? lstmGatesBackward, // WebAssembly, the same bits as the TypeScript loop
   softmaxCrossEntropy,

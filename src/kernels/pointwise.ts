@@ -8,6 +8,16 @@ export function axpy(n: number, alpha: number, x: Float32Array, y: Float32Array)
   for (let k = 0; k < n; k++) y[k] += alpha * x[k];
 }
 
+/** out = a ⊙ b over the first n elements (out may be a or b): dropout's multiply by its mask. */
+export function multiply(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void {
+  for (let k = 0; k < n; k++) out[k] = a[k] * b[k];
+}
+
+/** out = a + b over the first n elements (out may be a or b). */
+export function add(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void {
+  for (let k = 0; k < n; k++) out[k] = a[k] + b[k];
+}
+
 /** Σ x·y over the first n elements, in float64 with four running sums (they do not wait on each other). */
 export function dot(n: number, x: Float32Array, y: Float32Array): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;

@@ -1,5 +1,5 @@
 import type { Backend } from '../kernels/backend.js';
-import { dropoutBackward, dropoutForward, fillDropoutMaskPerSequence, fillDropoutMaskPerStep } from '../nn/dropout.js';
+import { fillDropoutMaskPerSequence, fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { embeddingBackward, embeddingForward } from '../nn/embedding.js';
 import { createLstmActivations, lstmBackward, lstmForward, type LstmActivations } from '../nn/lstm.js';
 import { linearBackward, linearForward } from '../nn/linear.js';
@@ -109,11 +109,12 @@ export function modelForward(backend: Backend, model: Model, ws: Workspace, T: n
   const dropout = usesDropout(options);
   if (dropout && options.rng !== null) drawMasks(backend, ws, options.placement, options.keepProb, T, H, options.rng);
 
-  // one of the paper's D sites: x = D(value), or value itself when dropout is off
+  // one of the paper's D sites: x = D(value) = value ⊙ mask (dropoutForward, nn/dropout.ts, as a backend
+  // vector kernel), or value itself when dropout is off
   const site = (s: number, value: Float32Array): Float32Array => {
     const mask = ws.siteMasks[s];
     if (!dropout || mask === null) return value;
-    dropoutForward(ws.siteOutputs[s], value, mask, N * H);
+    backend.multiply(N * H, value, mask, ws.siteOutputs[s]);
     return ws.siteOutputs[s];
   };
 
@@ -143,15 +144,18 @@ export function modelBackward(backend: Backend, model: Model, ws: Workspace, T: 
   let dx = ws.dx, dxBelow = ws.dxBelow;
   linearBackward(backend, dx, model.decoder.dweight, model.decoder.dbias, ws.logits, siteInput(L),
     model.decoder.weight, N, H, V);
+  // the backward of x = D(value) = value ⊙ mask: dvalue = dx ⊙ mask (dropoutBackward, nn/dropout.ts)
+  const siteBackward = (s: number, dx: Float32Array): void => {
+    const mask = ws.siteMasks[s];
+    if (dropout && mask !== null) backend.multiply(N * H, dx, mask, dx);
+  };
   for (let l = L - 1; l >= 0; l--) {
-    // x^{l+1} = D(h^l)
-    if (dropout && ws.siteMasks[l + 1] !== null) dropoutBackward(dx, dx, ws.siteMasks[l + 1]!, N * H);
+    siteBackward(l + 1, dx); // x^{l+1} = D(h^l)
     lstmBackward(backend, dxBelow, model.layers[l].g, dx, ws.lstm[l], model.layers[l].w, siteInput(l),
       dropout ? ws.recurrentMasks[l] : null, T, B, H, H);
     [dx, dxBelow] = [dxBelow, dx];
   }
-  // x⁰ = D(embedding(w))
-  if (dropout && ws.siteMasks[0] !== null) dropoutBackward(dx, dx, ws.siteMasks[0]!, N * H);
+  siteBackward(0, dx); // x⁰ = D(embedding(w))
   embeddingBackward(model.encoder.grad, dx, ws.tokens, N, H);
 }
 

@@ -122,7 +122,7 @@ export function lstmForward(
     // the recurrent input: h_{t-1} itself (zaremba), or h_{t-1} ⊙ mask (ablations)
     const hLast = t === 0 ? a.h0 : a.h.subarray((rows - B) * H, rows * H);
     if (recurrentMask === null) { if (!hPrevIsH) hPrev.set(hLast); }
-    else for (let k = 0; k < B * H; k++) hPrev[k] = hLast[k] * recurrentMask[rows * H + k];
+    else backend.multiply(B * H, hLast, recurrentMask.subarray(rows * H, (rows + B) * H), hPrev);
     const z = a.gates.subarray(rows * H4, (rows + B) * H4);
     if (layerNorm) {
       // z += LN(h_{t-1} · W_hhᵀ; γ_hh, b_hh)
@@ -166,7 +166,7 @@ export function lstmBackward(
     step = t;
     const rows = t * B;
     // dh_t = (from above) + (from step t+1)
-    for (let k = 0; k < B * H; k++) a.dh[k] = dH[rows * H + k] + a.dhNext[k];
+    backend.add(B * H, dH.subarray(rows * H, (rows + B) * H), a.dhNext, a.dh);
     const cPrev = t === 0 ? a.c0 : a.c.subarray((rows - B) * H, rows * H);
     const dz = a.dz.subarray(rows * H4, (rows + B) * H4);
     backend.lstmGatesBackward(a.dh, a.dcNext, a.gates.subarray(rows * H4, (rows + B) * H4), cPrev,
@@ -179,7 +179,7 @@ export function lstmBackward(
     }
     // z = ... + W_hh · hPrev:  dhPrev = dz · W_hh, then through the recurrent mask if there is one
     backend.gemm(false, false, B, H, H4, 1, dzRec, H4, w.weightHh, H, 0, a.dhNext, H);
-    if (recurrentMask !== null) for (let k = 0; k < B * H; k++) a.dhNext[k] *= recurrentMask[rows * H + k];
+    if (recurrentMask !== null) backend.multiply(B * H, a.dhNext, recurrentMask.subarray(rows * H, (rows + B) * H), a.dhNext);
   }
   // Weight gradients of all T steps at once: dW_hh += Σ_t dz_tᵀ · hPrev_t
   backend.gemm(true, false, H4, H, N, 1, dzHh, H4, a.hPrev, H, 1, g.weightHh, H);
