@@ -8,6 +8,7 @@ import { add, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy
 import { loadWasmKernels } from '../src/kernels/wasm.js';
 import { elementwiseHelper, sharedFloat32, sharedInt32 } from '../src/kernels/helper.js';
 import { fillDropoutMaskPerStep } from '../src/nn/dropout.js';
+import { createLstmActivations, lstmBackward, lstmForward } from '../src/nn/lstm.js';
 import { advancedState, createRng, nextUint32 } from '../src/util/rng.js';
 import { randomArray, testRng } from './helpers.js';
 
@@ -357,4 +358,39 @@ test('two threads: a dropout mask in shared memory has the one-thread draws, and
       assert.deepEqual([...two.state], [...one.state]);
     }
   }
+});
+
+test('two threads: an LSTM layer\'s recurrent loop split by batch rows gives the one-thread bits, forward and backward', {
+  skip: twoThreads && blas?.recurrentRows !== undefined ? false : 'needs OpenBLAS, BLIS, WebAssembly SIMD and two cores',
+}, async () => {
+  const helper = await readyHelper();
+  const rng = testRng(41);
+  const T = 3, B = 5, In = 6, H = 512; // 4H·H ≥ 2^20 floats: the recurrent products go to BLIS; B odd: halves of 2 and 3 rows
+  const w = {
+    weightIh: randomArray(4 * H * In, rng, 0.3), weightHh: randomArray(4 * H * H, rng, 0.05),
+    biasIh: randomArray(4 * H, rng, 0.3), biasHh: randomArray(4 * H, rng, 0.3),
+    lnIhGain: null, lnHhGain: null, lnCellGain: null, lnCellBias: null,
+  };
+  const x = randomArray(T * B * In, rng), dH = sharedFloat32(T * B * H), h0 = randomArray(B * H, rng, 0.5), c0 = randomArray(B * H, rng, 0.5);
+  dH.set(randomArray(T * B * H, rng));
+  const run = (backend: NonNullable<typeof blas>) => {
+    const a = createLstmActivations(T, B, H, false, false, sharedFloat32);
+    a.h0.set(h0); a.c0.set(c0);
+    const g = { ...w, weightIh: new Float32Array(w.weightIh.length), weightHh: new Float32Array(w.weightHh.length),
+      biasIh: new Float32Array(4 * H), biasHh: new Float32Array(4 * H) };
+    lstmForward(backend, a, w, x, null, T, B, In, H);
+    const h = a.h.slice(), c = a.c.slice();
+    const dx = new Float32Array(T * B * In);
+    lstmBackward(backend, dx, g, dH, a, w, x, null, T, B, In, H);
+    return { h, c, dx, g };
+  };
+  const oneThread = run({ ...blas!, recurrentRows: undefined });
+  const before = helper.tasksDone();
+  const split = run(blas!);
+  assert.equal(helper.tasksDone(), before + 2, 'the helper ran the forward and the backward loops');
+  assert.ok(oneThread.h.some((v) => v !== 0) && oneThread.dx.some((v) => v !== 0));
+  assert.deepEqual(split.h, oneThread.h, 'h');
+  assert.deepEqual(split.c, oneThread.c, 'c');
+  assert.deepEqual(split.dx, oneThread.dx, 'dx');
+  assert.deepEqual(split.g, oneThread.g, 'weight and bias gradients');
 });

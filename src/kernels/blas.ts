@@ -6,6 +6,7 @@ import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
 import { allShared, elementwiseHelper, sharedFloat32, sharedInt32, type Helper } from './helper.js';
 import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
+import type { RecurrentKernels } from '../nn/lstm.js';
 
 // CBLAS enums (cblas.h)
 const CblasRowMajor = 101;
@@ -85,8 +86,7 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
   for (const name of CANDIDATES[process.platform] ?? CANDIDATES.linux) {
     try {
       const lib = koffi.load(name);
-      const sgemm = lib.func('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, '
-        + 'const float *, int, float, _Inout_ float *, int)') as unknown as SgemmFn;
+      const sgemm = lib.func(SGEMM_SIGNATURE) as unknown as SgemmFn;
       const saxpy = lib.func('void cblas_saxpy(int, float, const float *, int, _Inout_ float *, int)') as unknown as SaxpyFn;
       const sdot = lib.func('float cblas_sdot(int, const float *, int, const float *, int)') as unknown as SdotFn;
       const sgemv = lib.func('void cblas_sgemv(int, int, int, int, float, const float *, int, const float *, int, '
@@ -95,7 +95,7 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
       try {
         threads = (lib.func('int openblas_get_num_threads()') as unknown as () => number)();
       } catch { /* not OpenBLAS: as many threads as cores */ }
-      blis?.setThreads(threads);
+      if (blis !== null) { blis.threads = threads; blis.setThreads(threads); }
       return makeBlasBackend(sgemm, sgemv, saxpy, sdot, name, blis);
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
@@ -104,7 +104,10 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
   throw new Error(`no CBLAS library found (${tried.join('; ')})`);
 }
 
-interface SkinnyGemm { sgemm: SgemmFn; setThreads: (n: number) => void; library: string }
+interface SkinnyGemm { sgemm: SgemmFn; setThreads: (n: number) => void; library: string; threads: number }
+
+const SGEMM_SIGNATURE = 'void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, '
+  + 'const float *, int, float, _Inout_ float *, int)';
 
 /** BLIS's cblas_sgemm, or null when it is not installed. */
 function loadSkinnyGemm(koffi: typeof import('koffi')): SkinnyGemm | null {
@@ -112,9 +115,8 @@ function loadSkinnyGemm(koffi: typeof import('koffi')): SkinnyGemm | null {
     try {
       const lib = koffi.load(name);
       const setThreads = lib.func('void bli_thread_set_num_threads(int64_t)') as unknown as (n: number) => void;
-      const sgemm = lib.func('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, '
-        + 'const float *, int, float, _Inout_ float *, int)') as unknown as SgemmFn;
-      return { sgemm, setThreads, library: name };
+      const sgemm = lib.func(SGEMM_SIGNATURE) as unknown as SgemmFn;
+      return { sgemm, setThreads, library: name, threads: 1 };
     } catch { /* not installed, or without its CBLAS interface: OpenBLAS does every product */ }
   }
   return null;
@@ -162,6 +164,7 @@ function makeBlasBackend(
     // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
     softmaxCrossEntropy: wasm === null ? softmaxCrossEntropy
       : helper === null ? wasm.softmaxCrossEntropy : twoThreadSoftmax(wasm, helper),
+    ...(helper === null || skinny === null ? {} : { recurrentRows: twoThreadRecurrence(helper, skinny) }),
     ...(helper === null ? { fillDropoutMask: wasm?.fillDropoutMask } : {
       fillDropoutMask: twoThreadDropoutMask(wasm!, helper),
       allocateFloat32: sharedFloat32,
@@ -189,6 +192,55 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
     helper.finish();
     for (let c = 0; c < chunks - first; c++) nll += chunkSums[c];
     return nll;
+  };
+}
+
+/**
+ * The recurrent loop of an LSTM layer with the batch split in two: the helper runs rows [B/2, B) of every
+ * step through the same code (recurrentForwardRows / recurrentBackwardRows, nn/lstm.ts) while this thread
+ * runs rows [0, B/2), each with one-thread BLIS. Rows are independent sequences, so no step waits on the
+ * other thread. Two one-thread products of B/2 rows take less time than one two-thread product of B rows
+ * (BLIS splits a 20-row product too finely), and the cell's elementwise work is halved too. BLIS's result
+ * for a row does not depend on the thread count or on the other rows: the bits are those of one thread.
+ */
+function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm): NonNullable<Backend['recurrentRows']> {
+  let weightCopy: Float32Array = new Float32Array(0);
+  return (job, rows) => {
+    const { B, H } = job;
+    const buffers = [job.gates, job.c, job.tanhC, job.states, job.c0, job.dh, job.dhNext, job.dcNext, job.dcAct];
+    if (job.dH !== null) buffers.push(job.dH);
+    if (B < 2 || 4 * H * H < SKINNY_MIN_OPERAND || !allShared(...buffers) || !helper.ready()) return false;
+    let weightHh = job.weightHh;
+    if (!allShared(weightHh)) { // the parameters live in ordinary memory: the helper reads a copy
+      if (weightCopy.length < weightHh.length) weightCopy = sharedFloat32(weightHh.length);
+      weightHh = weightCopy.subarray(0, weightHh.length);
+      weightHh.set(job.weightHh);
+    }
+    const half = B >>> 1;
+    skinny.setThreads(1);
+    try {
+      helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, library: skinny.library });
+      rows(0, half);
+    } finally {
+      helper.finish();
+      skinny.setThreads(skinny.threads);
+    }
+    return true;
+  };
+}
+
+/** The kernels of the recurrent loop for the helper thread: the BLIS library named, and WebAssembly. */
+export function recurrentKernels(library: string): RecurrentKernels {
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const sgemm = koffi.load(library).func(SGEMM_SIGNATURE) as unknown as SgemmFn;
+  const wasm = loadWasmKernels();
+  if (wasm === null) throw new Error('WebAssembly SIMD is missing in the helper thread');
+  return {
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+      sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    },
+    add: wasm.add, lstmGatesForward: wasm.lstmGatesForward, lstmGatesBackward: wasm.lstmGatesBackward,
   };
 }
 

@@ -2,6 +2,8 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { FAILED, FINISHED, POSTED, READY, type HelperTask } from './helper.js';
 import { loadWasmKernels } from './wasm.js';
+import { recurrentKernels } from './blas.js';
+import { recurrentBackwardRows, recurrentForwardRows, type RecurrentKernels } from '../nn/lstm.js';
 
 /**
  * The helper thread's loop (see helper.ts): sleep until a task is posted, read it from the port, do it,
@@ -11,8 +13,14 @@ import { loadWasmKernels } from './wasm.js';
 const { control, port } = workerData as { control: Int32Array; port: MessagePort };
 const wasm = loadWasmKernels();
 
+let recurrent: RecurrentKernels | null = null; // loaded on the first recurrent task
+
 function perform(task: HelperTask): void {
-  if (task.kind === 'softmax') {
+  if (task.kind === 'recurrent') {
+    recurrent ??= recurrentKernels(task.library);
+    const rows = task.job.pass === 'forward' ? recurrentForwardRows : recurrentBackwardRows;
+    rows(recurrent, task.job, task.b0, task.b1);
+  } else if (task.kind === 'softmax') {
     if (wasm === null) throw new Error('WebAssembly SIMD is missing in the helper thread');
     const { logits, targets, n0, N, V, scale, chunkSums } = task;
     wasm.softmaxCrossEntropy(logits.subarray(n0 * V, N * V), targets.subarray(n0, N), N - n0, V, scale, chunkSums);

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { RecurrentJob } from '../nn/lstm.js';
 
 /**
  * A second thread for the elementwise work of a training step (Node only).
@@ -25,6 +26,10 @@ export type HelperTask =
   | {
     /** fillDropoutMaskPerStep over mask[from, to) from the generator state `state`; the final state to `state`. */
     kind: 'mask'; mask: Float32Array; from: number; to: number; keep: number; state: Uint32Array;
+  }
+  | {
+    /** An LSTM layer's recurrent loop (job.pass) over rows [b0, b1) of every step, its products in `library` (BLIS). */
+    kind: 'recurrent'; job: RecurrentJob; b0: number; b1: number; library: string;
   };
 
 // slots of the control words

@@ -46,8 +46,9 @@ export interface Workspace {
 }
 
 /**
- * With a backend, the buffers its helper thread takes part in (targets, logits, the site masks) are of the
- * kind it asks for (Backend.allocateFloat32: shared memory for the BLAS backend).
+ * With a backend, the buffers its helper thread takes part in (targets, logits, the site masks, the LSTM
+ * layers' recurrent buffers, the backward's dx) are of the kind it asks for (Backend.allocateFloat32:
+ * shared memory for the BLAS backend).
  */
 export function createWorkspace(model: Model, T: number, B: number, placement: DropoutPlacement, backend?: Backend): Workspace {
   const { hidden: H, layers: L, vocabSize: V, layerNorm } = model.config;
@@ -63,9 +64,9 @@ export function createWorkspace(model: Model, T: number, B: number, placement: D
     siteMasks: Array.from({ length: L + 1 }, () => (vertical ? float32(N * H) : null)),
     siteOutputs: Array.from({ length: L + 1 }, (_, s) => (s === 0 ? embedded : new Float32Array(vertical ? N * H : 0))),
     recurrentMasks: Array.from({ length: L }, () => (horizontal ? new Float32Array(N * H) : null)),
-    lstm: Array.from({ length: L }, () => createLstmActivations(T, B, H, layerNorm, horizontal)),
+    lstm: Array.from({ length: L }, () => createLstmActivations(T, B, H, layerNorm, horizontal, float32)),
     logits: float32(N * V),
-    dx: new Float32Array(N * H), dxBelow: new Float32Array(N * H),
+    dx: float32(N * H), dxBelow: float32(N * H),
   };
 }
 

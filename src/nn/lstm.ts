@@ -42,6 +42,7 @@ export interface LstmActivations {
   tanhC: Float32Array; //  (T·B, H)  tanh of c_t (or of LN(c_t))
   h: Float32Array; //      (T·B, H)  outputs h_t
   h0: Float32Array; //     (B, H)    state entering the window (h_{-1}, c_{-1})
+  states: Float32Array; // ((T+1)·B, H) one buffer: h0, then h_0 … h_{T-1} (h0 and h are views of it)
   c0: Float32Array; //     (B, H)
   // layer norm only (length 0 otherwise)
   ihHat: Float32Array; //  (T·B, 4H) normalized W_ih·x   ihRstd (T·B)
@@ -63,25 +64,28 @@ export interface LstmActivations {
 }
 
 /**
+ * `allocate` makes the buffers the recurrent loop works on (gates, c, tanhC, the states, the step scratch):
+ * shared memory when a backend splits that loop between two threads (Backend.recurrentRows).
  * `recurrentMask`: whether the forward may be given a mask on h_{t-1} (the recurrent and variational
  * ablations); only then is hPrev a buffer of its own. Otherwise h0 and h_0 … h_{T-1} are the T+1 row blocks
  * of one buffer, and hPrev is its first T blocks: the recurrent input of every step, with no copy.
  */
 export function createLstmActivations(
   T: number, B: number, H: number, layerNorm: boolean, recurrentMask = true,
+  allocate: (n: number) => Float32Array = (n) => new Float32Array(n),
 ): LstmActivations {
   const N = T * B;
   const ln = layerNorm ? 1 : 0;
-  const gates = new Float32Array(N * 4 * H);
-  const states = new Float32Array((N + B) * H); // h0, then h_0 … h_{T-1}
+  const gates = allocate(N * 4 * H);
+  const states = allocate((N + B) * H); // h0, then h_0 … h_{T-1}
   return {
-    hPrev: recurrentMask ? new Float32Array(N * H) : states.subarray(0, N * H), gates, c: new Float32Array(N * H),
-    tanhC: new Float32Array(N * H), h: states.subarray(B * H), h0: states.subarray(0, B * H), c0: new Float32Array(B * H),
+    hPrev: recurrentMask ? new Float32Array(N * H) : states.subarray(0, N * H), gates, c: allocate(N * H),
+    tanhC: allocate(N * H), h: states.subarray(B * H), h0: states.subarray(0, B * H), states, c0: allocate(B * H),
     ihHat: new Float32Array(ln * N * 4 * H), ihRstd: new Float32Array(ln * N),
     hhHat: new Float32Array(ln * N * 4 * H), hhRstd: new Float32Array(ln * N),
     cHat: new Float32Array(ln * N * H), cRstd: new Float32Array(ln * N), cNorm: new Float32Array(ln * N * H),
-    hhScratch: new Float32Array(B * 4 * H), dh: new Float32Array(B * H), dhNext: new Float32Array(B * H),
-    dcNext: new Float32Array(B * H), dcAct: new Float32Array(B * H),
+    hhScratch: new Float32Array(B * 4 * H), dh: allocate(B * H), dhNext: allocate(B * H),
+    dcNext: allocate(B * H), dcAct: allocate(B * H),
     dz: gates, dzHh: new Float32Array(ln * N * 4 * H),
   };
 }
@@ -110,6 +114,14 @@ export function lstmForward(
     for (let n = 0; n < N; n++) a.gates.set(bias, n * H4);
     backend.gemm(false, true, N, H4, In, 1, x, In, w.weightIh, In, 1, a.gates, H4);
   }
+  if (!layerNorm && recurrentMask === null && hPrevIsH) { // the paper's LSTM: see recurrentForwardRows
+    const job = recurrentJob('forward', a, w, null, T, B, H);
+    if (backend.recurrentRows?.(job, (b0, b1) => recurrentForwardRows(backend, job, b0, b1)) !== true) {
+      recurrentForwardRows(backend, job, 0, B);
+    }
+    return;
+  }
+  // with layer norm or a recurrent mask (the ablations): the same steps, those included, on one thread
   let step = 0; // the step the layer-norm callback works on
   const normalizeCell = layerNorm
     ? (c: Float32Array, cNorm: Float32Array) => layerNormForward(cNorm, a.cHat.subarray(step * B * H),
@@ -154,6 +166,40 @@ export function lstmBackward(
 ): void {
   const H4 = 4 * H, N = T * B;
   const layerNorm = w.lnIhGain !== null;
+  const dzHh = layerNorm ? a.dzHh : a.dz;
+  if (!layerNorm && recurrentMask === null) { // the paper's LSTM: see recurrentBackwardRows
+    const job = recurrentJob('backward', a, w, dH, T, B, H);
+    if (backend.recurrentRows?.(job, (b0, b1) => recurrentBackwardRows(backend, job, b0, b1)) !== true) {
+      recurrentBackwardRows(backend, job, 0, B);
+    }
+  } else {
+    recurrentBackwardGeneral(backend, g, dH, a, w, recurrentMask, T, B, H);
+  }
+  // Weight gradients of all T steps at once: dW_hh += Σ_t dz_tᵀ · hPrev_t
+  backend.gemm(true, false, H4, H, N, 1, dzHh, H4, a.hPrev, H, 1, g.weightHh, H);
+  if (layerNorm) {
+    // z = LN(W_ih·x; γ_ih, b_ih) + ...   (in place: a.dz becomes the gradient of W_ih·x)
+    layerNormBackward(a.dz, g.lnIhGain!, g.biasIh, a.dz, a.ihHat, a.ihRstd, w.lnIhGain!, N, H4);
+  } else {
+    // b_ih and b_hh enter z the same way: both gradients are Σ_t dz_t, summed once
+    const sums = a.hhScratch.subarray(0, H4);
+    sums.fill(0);
+    addColumnSums(backend, sums, a.dz, N, H4);
+    backend.axpy(H4, 1, sums, g.biasIh);
+    backend.axpy(H4, 1, sums, g.biasHh);
+  }
+  // z = x · W_ihᵀ:  dW_ih += dzᵀ · x,  dx = dz · W_ih
+  backend.gemm(true, false, H4, In, N, 1, a.dz, H4, x, In, 1, g.weightIh, In);
+  backend.gemm(false, false, N, In, H4, 1, a.dz, H4, w.weightIh, In, 0, dx, In);
+}
+
+/** The backward's steps T−1 … 0 with layer norm or a recurrent mask in them (the ablations): one thread. */
+function recurrentBackwardGeneral(
+  backend: Backend, g: LstmWeights, dH: Float32Array, a: LstmActivations, w: LstmWeights,
+  recurrentMask: Float32Array | null, T: number, B: number, H: number,
+): void {
+  const H4 = 4 * H;
+  const layerNorm = w.lnIhGain !== null;
   a.dhNext.fill(0);
   a.dcNext.fill(0);
   let step = 0;
@@ -181,20 +227,76 @@ export function lstmBackward(
     backend.gemm(false, false, B, H, H4, 1, dzRec, H4, w.weightHh, H, 0, a.dhNext, H);
     if (recurrentMask !== null) backend.multiply(B * H, a.dhNext, recurrentMask.subarray(rows * H, (rows + B) * H), a.dhNext);
   }
-  // Weight gradients of all T steps at once: dW_hh += Σ_t dz_tᵀ · hPrev_t
-  backend.gemm(true, false, H4, H, N, 1, dzHh, H4, a.hPrev, H, 1, g.weightHh, H);
-  if (layerNorm) {
-    // z = LN(W_ih·x; γ_ih, b_ih) + ...   (in place: a.dz becomes the gradient of W_ih·x)
-    layerNormBackward(a.dz, g.lnIhGain!, g.biasIh, a.dz, a.ihHat, a.ihRstd, w.lnIhGain!, N, H4);
-  } else {
-    // b_ih and b_hh enter z the same way: both gradients are Σ_t dz_t, summed once
-    const sums = a.hhScratch.subarray(0, H4);
-    sums.fill(0);
-    addColumnSums(backend, sums, a.dz, N, H4);
-    backend.axpy(H4, 1, sums, g.biasIh);
-    backend.axpy(H4, 1, sums, g.biasHh);
+}
+
+/**
+ * What the recurrent loop of the paper's LSTM layer (no layer norm, no recurrent mask) reads and writes, by
+ * itself: a backend with a second thread can run the loop over part of the batch there
+ * (Backend.recurrentRows), since the B rows of a step are B independent sequences.
+ */
+export interface RecurrentJob {
+  pass: 'forward' | 'backward';
+  T: number;
+  B: number;
+  H: number;
+  weightHh: Float32Array; //  (4H, H)
+  gates: Float32Array; //     (T·B, 4H) forward: in, the input projections; out, the activated gates. Backward: → dz
+  c: Float32Array; //         (T·B, H)
+  tanhC: Float32Array; //     (T·B, H)
+  states: Float32Array; //    ((T+1)·B, H) h0, then h_0 … h_{T-1}
+  c0: Float32Array; //        (B, H)
+  dH: Float32Array | null; // (T·B, H) backward: the gradient from above
+  dh: Float32Array; //        (B, H) backward scratch, as are dhNext, dcNext, dcAct
+  dhNext: Float32Array;
+  dcNext: Float32Array;
+  dcAct: Float32Array;
+}
+
+function recurrentJob(pass: RecurrentJob['pass'], a: LstmActivations, w: LstmWeights, dH: Float32Array | null,
+  T: number, B: number, H: number): RecurrentJob {
+  return {
+    pass, T, B, H, weightHh: w.weightHh, gates: a.gates, c: a.c, tanhC: a.tanhC, states: a.states, c0: a.c0,
+    dH, dh: a.dh, dhNext: a.dhNext, dcNext: a.dcNext, dcAct: a.dcAct,
+  };
+}
+
+/** The kernels the recurrent loop calls. */
+export type RecurrentKernels = Pick<Backend, 'gemm' | 'add' | 'lstmGatesForward' | 'lstmGatesBackward'>;
+
+/**
+ * The forward's steps 0 … T−1 for rows [b0, b1) of every step: z_t += h_{t-1}·W_hhᵀ, then the cell.
+ * Row b of a step depends only on row b of the step before, so the rows can be split between threads, and
+ * each row gets the same arithmetic however they are split.
+ */
+export function recurrentForwardRows(k: RecurrentKernels, j: RecurrentJob, b0: number, b1: number): void {
+  const { T, B, H } = j, H4 = 4 * H, m = b1 - b0;
+  for (let t = 0; t < T; t++) {
+    const r = t * B + b0; // this step's first row
+    const z = j.gates.subarray(r * H4, (r + m) * H4);
+    // z += h_{t-1} · W_hhᵀ   (h_{t-1}: row block t of the states, h0 for t = 0)
+    k.gemm(false, true, m, H4, H, 1, j.states.subarray(r * H, (r + m) * H), H, j.weightHh, H, 1, z, H4);
+    const cPrev = t === 0 ? j.c0.subarray(b0 * H, b1 * H) : j.c.subarray((r - B) * H, (r - B + m) * H);
+    k.lstmGatesForward(z, cPrev, j.c.subarray(r * H, (r + m) * H), j.tanhC.subarray(r * H, (r + m) * H),
+      j.states.subarray((r + B) * H, (r + B + m) * H), m, H, null, null);
   }
-  // z = x · W_ihᵀ:  dW_ih += dzᵀ · x,  dx = dz · W_ih
-  backend.gemm(true, false, H4, In, N, 1, a.dz, H4, x, In, 1, g.weightIh, In);
-  backend.gemm(false, false, N, In, H4, 1, a.dz, H4, w.weightIh, In, 0, dx, In);
+}
+
+/**
+ * The backward's steps T−1 … 0 for rows [b0, b1): dh_t = (from above) + (from step t+1), the cell's backward
+ * (the saved gates become dz), and dh_{t-1} = dz_t · W_hh. Truncated BPTT: nothing enters from after the window.
+ */
+export function recurrentBackwardRows(k: RecurrentKernels, j: RecurrentJob, b0: number, b1: number): void {
+  const { T, B, H } = j, H4 = 4 * H, m = b1 - b0;
+  const dh = j.dh.subarray(b0 * H, b1 * H), dhNext = j.dhNext.subarray(b0 * H, b1 * H);
+  const dcNext = j.dcNext.subarray(b0 * H, b1 * H), dcAct = j.dcAct.subarray(b0 * H, b1 * H);
+  dhNext.fill(0);
+  dcNext.fill(0);
+  for (let t = T - 1; t >= 0; t--) {
+    const r = t * B + b0;
+    k.add(m * H, j.dH!.subarray(r * H, (r + m) * H), dhNext, dh);
+    const cPrev = t === 0 ? j.c0.subarray(b0 * H, b1 * H) : j.c.subarray((r - B) * H, (r - B + m) * H);
+    const dz = j.gates.subarray(r * H4, (r + m) * H4);
+    k.lstmGatesBackward(dh, dcNext, dz, cPrev, j.tanhC.subarray(r * H, (r + m) * H), dz, dcAct, m, H, null);
+    k.gemm(false, false, m, H, H4, 1, dz, H4, j.weightHh, H, 0, dhNext, H);
+  }
 }
