@@ -108,7 +108,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
 
   // 1. Training steps on real windows, with every kernel timed.
   const rng = createRng(config.seed);
-  const model = createModel({ vocabSize: V, hidden: H, layers: L, layerNorm: config.layerNorm });
+  const model = createModel({ vocabSize: V, hidden: H, layers: L, layerNorm: config.layerNorm }, undefined, backend.allocateFloat32);
   initializeParameters(model, config.init, rng);
   const ws = createWorkspace(model, T, B, config.placement, backend);
   const data = batchify(corpus.train, B);

@@ -100,13 +100,17 @@ export function tensorLayout(config: ArchitectureConfig): TensorSpec[] {
 
 /**
  * Allocates the two flat buffers (zeros) and the named views into them. `params`, when given, is used as
- * the parameter buffer instead of a fresh one (a checkpoint's parameters, read in place).
+ * the parameter buffer instead of a fresh one (a checkpoint's parameters, read in place). `allocate` makes
+ * a fresh parameter buffer: shared memory for a backend whose helper thread reads the weights
+ * (Backend.allocateFloat32).
  */
-export function createModel(config: ArchitectureConfig, params?: Float32Array): Model {
+export function createModel(
+  config: ArchitectureConfig, params?: Float32Array, allocate: (n: number) => Float32Array = (n) => new Float32Array(n),
+): Model {
   const tensors = tensorLayout(config);
   const total = tensors.reduce((s, t) => s + t.size, 0);
   if (params !== undefined && params.length !== total) throw new Error(`createModel: params holds ${params.length} floats, the model ${total}`);
-  params ??= new Float32Array(total);
+  params ??= allocate(total);
   const grads = new Float32Array(total);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const view = (buffer: Float32Array, name: string): Float32Array => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/params.js';
 
@@ -141,12 +141,33 @@ export function saveCheckpoint(path: string, model: Model, metadata: Record<stri
 export function readCheckpoint(path: string): Checkpoint {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readIntoSharedMemory(path);
   } catch (err) {
     throw new UserError(`--checkpoint ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); `
       + 'check the path');
   }
   return decodeSafetensors(bytes, path);
+}
+
+/**
+ * The file's bytes in shared memory where there is any (Node): the parameters a resumed run trains in place
+ * are views of these bytes, and the BLAS backend's helper thread reads the recurrent weights there.
+ */
+function readIntoSharedMemory(path: string): Uint8Array {
+  if (typeof SharedArrayBuffer !== 'function') return readFileSync(path);
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const bytes = new Uint8Array(new SharedArrayBuffer(size));
+    for (let at = 0; at < size;) {
+      const n = readSync(fd, bytes, at, size - at, at);
+      if (n === 0) throw Object.assign(new Error('the file shrank while it was read'), { code: 'ESHORT' });
+      at += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

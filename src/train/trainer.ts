@@ -150,7 +150,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   const rng = createRng(config.seed);
   const model = createModel({
     vocabSize: corpus.vocab.words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm,
-  }, run.resume?.params); // a resumed run trains the checkpoint's parameters in place
+  }, run.resume?.params, backend.allocateFloat32); // a resumed run trains the checkpoint's parameters in place
   if (!run.resume) initializeParameters(model, config.init, rng);
   const data = batchify(corpus.train, config.batchSize, corpus.files.train);
   const ws = createWorkspace(model, config.bptt, config.batchSize, config.placement, backend);
