@@ -3,11 +3,13 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { RecurrentJob } from '../nn/lstm.js';
 
 /**
- * A second thread for the elementwise work of a training step (Node only).
+ * A second thread for the work of a training step that BLAS's own threads do not spread over the cores
+ * (Node only).
  *
- * The matrix products keep both cores busy through BLAS's own threads, but softmax + cross-entropy and
- * the dropout masks run between them on one thread while the other core waits. The helper takes half of
- * such a loop: the caller posts a task, does its own half, then waits for the helper's (`finish`). Tasks
+ * The batched matrix products keep both cores busy through BLAS's threads, but softmax + cross-entropy and
+ * the dropout masks run between them on one thread while the other core waits, and the LSTM layers'
+ * recurrent loop alternates small products with the cell's elementwise work. The helper takes half of
+ * such a loop (for the recurrent loop: half of the batch's sequences, through every step): the caller posts a task, does its own half, then waits for the helper's (`finish`). Tasks
  * work on buffers in shared memory (SharedArrayBuffer, see `sharedFloat32`), which the helper sees
  * without a copy. Each half runs the same code as the single-threaded loop on its rows or elements, so
  * the results are bit for bit those of one thread (see blas.ts).
