@@ -22,7 +22,8 @@ export interface BenchResult {
   roundFigures: { tokens: number; seconds: number; gemmGflops: number; recurrentGemmGflops: number }[];
   flopsPerToken: number; //            6 · (Σ_layers 4H(in+H) + H·V)   (SPEC.md)
   gemmGflops: number; //               FLOP-weighted speed of the batched GEMM shapes of one training step (mean of the rounds)
-  recurrentGemmGflops: number; //      the per-step recurrent products (B rows only), for information
+  recurrentGemmGflops: number; //      the per-step recurrent products (B rows only, one two-thread call each; training
+  //                                     splits them by rows between two threads where it can, which is faster)
   rooflineTokensPerSecond: number; //  each round's gemmGflops / flopsPerToken, weighted by the round's tokens
   tokensPerSecond: number; //          training
   rooflineFraction: number; //         tokensPerSecond / rooflineTokensPerSecond
