@@ -106,6 +106,15 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
 
 interface SkinnyGemm { sgemm: SgemmFn; setThreads: (n: number) => void; library: string; threads: number }
 
+/** Backend.gemm's arguments passed to a CBLAS sgemm: row-major, transposes as CBLAS enums. */
+function callRowMajor(
+  sgemm: SgemmFn, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
+): void {
+  sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+    M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 const SGEMM_SIGNATURE = 'void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, '
   + 'const float *, int, float, _Inout_ float *, int)';
 
@@ -141,8 +150,7 @@ function makeBlasBackend(
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
       const gemm = M <= SKINNY_ROWS && K * N >= SKINNY_MIN_OPERAND ? skinnyGemm : sgemm;
-      gemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-        M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      callRowMajor(gemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     },
     addColumnSums(N, C, x, acc) {
       // acc += xᵀ · ones: a matrix-vector product reads x once (5× faster than a GEMM with one row here)
@@ -237,8 +245,7 @@ export function recurrentKernels(library: string): RecurrentKernels {
   if (wasm === null) throw new Error('WebAssembly SIMD is missing in the helper thread');
   return {
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
-      sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-        M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      callRowMajor(sgemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     },
     add: wasm.add, lstmGatesForward: wasm.lstmGatesForward, lstmGatesBackward: wasm.lstmGatesBackward,
   };

@@ -1,3 +1,4 @@
+import { multiply } from '../kernels/pointwise.js';
 import type { Rng } from '../util/rng.js';
 
 /**
@@ -38,12 +39,15 @@ export function fillDropoutMaskPerSequence(
   for (let t = 1; t < T; t++) mask.copyWithin(t * block, 0, block);
 }
 
-/** out = inp ⊙ mask, over n elements; out may be inp itself. */
+/**
+ * out = inp ⊙ mask, over n elements; out may be inp itself. (The model calls the same product as
+ * Backend.multiply, which the BLAS and js backends run in WebAssembly with these bits.)
+ */
 export function dropoutForward(out: Float32Array, inp: Float32Array, mask: Float32Array, n: number): void {
-  for (let k = 0; k < n; k++) out[k] = inp[k] * mask[k];
+  multiply(n, inp, mask, out);
 }
 
 /** dinp = dout ⊙ mask (forward: out = inp ⊙ mask). dinp may be dout itself. */
 export function dropoutBackward(dinp: Float32Array, dout: Float32Array, mask: Float32Array, n: number): void {
-  for (let k = 0; k < n; k++) dinp[k] = dout[k] * mask[k];
+  multiply(n, dout, mask, dinp);
 }
