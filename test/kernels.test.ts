@@ -6,7 +6,7 @@ import { loadBlasBackend } from '../src/kernels/blas.js';
 import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
 import { add, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm.js';
-import { elementwiseHelper, sharedFloat32, sharedInt32 } from '../src/kernels/helper.js';
+import { elementwiseHelper, failMeetings, meeting, newMeetings, sharedFloat32, sharedInt32 } from '../src/kernels/helper.js';
 import { fillDropoutMaskPerStep } from '../src/nn/dropout.js';
 import { createLstmActivations, lstmBackward, lstmForward } from '../src/nn/lstm.js';
 import { advancedState, createRng, nextUint32 } from '../src/util/rng.js';
@@ -360,12 +360,14 @@ test('two threads: a dropout mask in shared memory has the one-thread draws, and
   }
 });
 
-test('two threads: an LSTM layer\'s recurrent loop split by batch rows gives the one-thread bits, forward and backward', {
-  skip: twoThreads && blas?.recurrentRows !== undefined ? false : 'needs OpenBLAS, BLIS, WebAssembly SIMD and two cores',
+test('two threads: an LSTM layer\'s recurrent loop, its products split by rows or by columns, gives the one-thread bits, forward and backward', {
+  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : 'needs OpenBLAS, BLIS, WebAssembly SIMD and two cores',
 }, async () => {
   const helper = await readyHelper();
   const rng = testRng(41);
-  const T = 3, B = 5, In = 6, H = 512; // 4H·H ≥ 2^20 floats: the recurrent products go to BLIS; B odd: halves of 2 and 3 rows
+  // 4H·H ≥ 2^20 floats: the recurrent products go to BLIS. B odd: halves of 2 and 3 rows. H not a multiple of
+  // 8: the middles of the products (2H, H/2) fall inside BLIS's 16-column tiles, where no cut may go
+  const T = 3, B = 5, In = 6, H = 522;
   const w = {
     weightIh: randomArray(4 * H * In, rng, 0.3), weightHh: randomArray(4 * H * H, rng, 0.05),
     biasIh: randomArray(4 * H, rng, 0.3), biasHh: randomArray(4 * H, rng, 0.3),
@@ -384,13 +386,29 @@ test('two threads: an LSTM layer\'s recurrent loop split by batch rows gives the
     lstmBackward(backend, dx, g, dH, a, w, x, null, T, B, In, H);
     return { h, c, dx, g };
   };
-  const oneThread = run({ ...blas!, recurrentRows: undefined });
-  const before = helper.tasksDone();
-  const split = run(blas!);
-  assert.equal(helper.tasksDone(), before + 2, 'the helper ran the forward and the backward loops');
+  const oneThread = run({ ...blas!, recurrentLoop: undefined });
   assert.ok(oneThread.h.some((v) => v !== 0) && oneThread.dx.some((v) => v !== 0));
-  assert.deepEqual(split.h, oneThread.h, 'h');
-  assert.deepEqual(split.c, oneThread.c, 'c');
-  assert.deepEqual(split.dx, oneThread.dx, 'dx');
-  assert.deepEqual(split.g, oneThread.g, 'weight and bias gradients');
+  for (const recurrentSplit of ['rows', 'columns'] as const) {
+    const before = helper.tasksDone();
+    const split = run(loadBlasBackend({ recurrentSplit }));
+    assert.equal(helper.tasksDone(), before + 2, `${recurrentSplit}: the helper ran the forward and the backward loops`);
+    assert.deepEqual(split.h, oneThread.h, `${recurrentSplit}: h`);
+    assert.deepEqual(split.c, oneThread.c, `${recurrentSplit}: c`);
+    assert.deepEqual(split.dx, oneThread.dx, `${recurrentSplit}: dx`);
+    assert.deepEqual(split.g, oneThread.g, `${recurrentSplit}: weight and bias gradients`);
+  }
+});
+
+test('a lockstep meeting returns once the other thread has arrived as often, and throws once it has failed', () => {
+  const sync = sharedInt32(3);
+  newMeetings(sync);
+  const meet = meeting(sync, 0);
+  Atomics.store(sync, 1, 2); // the other thread has reached its second meeting
+  meet();
+  meet();
+  assert.equal(Atomics.load(sync, 0), 2, 'this thread\'s arrivals are counted');
+  failMeetings(sync); // the other thread fails before its third
+  assert.throws(() => meet(), /the other thread of the recurrent loop failed/);
+  newMeetings(sync);
+  assert.deepEqual([...sync], [0, 0, 0]);
 });

@@ -98,7 +98,7 @@ function timedBackend(backend: Backend, timers: { gemm: number; lstmElementwise:
     lstmGatesBackward: timed(backend.lstmGatesBackward, 'lstmElementwise'),
     softmaxCrossEntropy: timed(backend.softmaxCrossEntropy, 'softmaxCrossEntropy'),
     fillDropoutMask: backend.fillDropoutMask, // the masks are counted in 'other'
-    recurrentRows: backend.recurrentRows?.bind(backend), // its calls on this thread are timed as they come
+    recurrentLoop: backend.recurrentLoop?.bind(backend), // its calls on this thread are timed as they come
     allocateFloat32: backend.allocateFloat32, allocateInt32: backend.allocateInt32,
   };
 }

@@ -40,12 +40,12 @@ export interface Backend {
    */
   fillDropoutMask?: typeof import('../nn/dropout.js').fillDropoutMaskPerStep;
   /**
-   * Runs the recurrent loop of a plain LSTM layer (nn/lstm.ts: recurrentForwardRows or recurrentBackwardRows,
-   * by job.pass) with the batch's rows split between threads: `rows(b0, b1)` runs rows [b0, b1) on the
-   * calling thread. Returns false, having done nothing, when it cannot (the caller then runs all the rows).
-   * The results are those of one thread, bit for bit.
+   * Runs the recurrent loop of a plain LSTM layer (nn/lstm.ts: recurrentForwardLoop or recurrentBackwardLoop,
+   * by job.pass) on two threads: `run(share)` runs the calling thread's share (RecurrentShare: rows of the
+   * cell, rows or columns of the product). Returns false, having done nothing, when it cannot (the caller
+   * then runs the whole loop). The results are those of one thread, bit for bit.
    */
-  recurrentRows?(job: import('../nn/lstm.js').RecurrentJob, rows: (b0: number, b1: number) => void): boolean;
+  recurrentLoop?(job: import('../nn/lstm.js').RecurrentJob, run: (share: import('../nn/lstm.js').RecurrentShare) => void): boolean;
   /**
    * New zeroed buffers for a workspace, of the kind this backend works on fastest (shared memory, which a
    * helper thread can take half of a loop over); absent: plain typed arrays.

@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { Backend } from './backend.js';
+import { UserError } from '../errors.js';
 import { add, axpy, dot, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
 import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
-import { allShared, elementwiseHelper, sharedFloat32, sharedInt32, type Helper } from './helper.js';
+import { allShared, elementwiseHelper, failMeetings, meeting, newMeetings, sharedFloat32, sharedInt32, type Helper } from './helper.js';
 import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
 import type { RecurrentKernels } from '../nn/lstm.js';
 
@@ -38,8 +39,18 @@ type SdotFn = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: 
  * the batched shapes: those keep OpenBLAS. RLSTM_BLIS=0 in the environment turns BLIS off.
  */
 const SKINNY_ROWS = 32;
-const SKINNY_MIN_OPERAND = 1 << 20; // floats in op(B) (K·N): 4 MB
+const SKINNY_MIN_WEIGHT = 1 << 20; // floats in W_hh (4H·H): 4 MB. Smaller models keep OpenBLAS throughout
+// floats in op(B) (K·N): 2 MB, so that half of a recurrent product (twoThreadRecurrence's split by columns)
+// runs in BLIS too, as the whole product does
+const SKINNY_MIN_OPERAND = SKINNY_MIN_WEIGHT / 2;
 const SKINNY_CANDIDATES: Record<string, string[]> = { linux: ['libblis.so.4', 'libblis.so'] };
+
+/**
+ * From this size of W_hh (floats) on, the recurrent products of the two-thread loop are split by columns
+ * rather than rows (see twoThreadRecurrence): where W_hh (4H·H floats) does not fit in the cache, reading
+ * it once per step instead of once per thread per step matters more than the two meetings a step costs.
+ */
+const RECURRENT_COLUMNS_MIN = 4 << 20; // 16 MB
 
 /** Loops shorter than this stay on one thread: handing half to the helper would cost more than it saves. */
 const HELPER_MIN_ELEMENTS = 1 << 16;
@@ -59,6 +70,12 @@ export interface BlasOptions {
    * (B × 4H × H) are large enough to gain from it (the medium and large models, not the small one).
    */
   hidden?: number;
+  /**
+   * How the two-thread recurrent loop splits its products (see twoThreadRecurrence): by rows, by columns,
+   * or 'auto' (columns where W_hh has at least RECURRENT_COLUMNS_MIN floats). Default: the environment's
+   * RLSTM_RECURRENT_SPLIT, else 'auto'. The results are the same bits every way; only the speed differs.
+   */
+  recurrentSplit?: 'rows' | 'columns' | 'auto';
 }
 
 /**
@@ -74,8 +91,9 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
   } catch (err) {
     throw new Error(`the koffi package did not load (${(err as Error).message.split('\n')[0]})`);
   }
+  const split = recurrentSplit(options);
   const wantBlis = process.env.RLSTM_BLIS !== '0'
-    && (options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_OPERAND);
+    && (options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT);
   const blis = wantBlis ? loadSkinnyGemm(koffi) : null;
   // With BLIS doing the recurrent products, OpenBLAS's idle threads must not spin through them: by default
   // they spin 2^28 cycles (~0.1 s) after each product before sleeping, taking a core from BLIS's threads.
@@ -96,12 +114,21 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
         threads = (lib.func('int openblas_get_num_threads()') as unknown as () => number)();
       } catch { /* not OpenBLAS: as many threads as cores */ }
       if (blis !== null) { blis.threads = threads; blis.setThreads(threads); }
-      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, name, blis);
+      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, name, blis, split);
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   throw new Error(`no CBLAS library found (${tried.join('; ')})`);
+}
+
+/** The recurrent split asked for (BlasOptions.recurrentSplit); a UserError naming the variable if it is not one of the three. */
+export function recurrentSplit(options: BlasOptions): 'rows' | 'columns' | 'auto' {
+  const split = options.recurrentSplit ?? process.env.RLSTM_RECURRENT_SPLIT ?? 'auto';
+  if (split !== 'rows' && split !== 'columns' && split !== 'auto') {
+    throw new UserError(`RLSTM_RECURRENT_SPLIT is "${split}": use rows, columns or auto (or leave it unset)`);
+  }
+  return split;
 }
 
 interface SkinnyGemm { sgemm: SgemmFn; setThreads: (n: number) => void; library: string; threads: number }
@@ -132,13 +159,13 @@ function loadSkinnyGemm(koffi: typeof import('koffi')): SkinnyGemm | null {
 }
 
 export type BlasBackend = Backend & {
-  /** The libraries in use, e.g. "libopenblas.so.0, libblis.so.4 for products of ≤ 32 rows by ≥ 4 MB". */
+  /** The libraries in use, e.g. "libopenblas.so.0, libblis.so.4 for products of ≤ 32 rows by ≥ 2 MB". */
   library: string;
 };
 
 function makeBlasBackend(
   sgemm: SgemmFn, sgemv: SgemvFn, saxpy: SaxpyFn, sdot: SdotFn, library: string,
-  skinny: SkinnyGemm | null,
+  skinny: SkinnyGemm | null, split: 'rows' | 'columns' | 'auto',
 ): BlasBackend {
   const wasm = loadWasmKernels();
   const skinnyGemm = skinny?.sgemm ?? sgemm;
@@ -146,7 +173,7 @@ function makeBlasBackend(
   const helper = wasm === null ? null : elementwiseHelper();
   return {
     name: 'blas',
-    library: skinny === null ? library : `${library}, ${skinny.library} for products of ≤ ${SKINNY_ROWS} rows by ≥ 4 MB`,
+    library: skinny === null ? library : `${library}, ${skinny.library} for products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB`,
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
       const gemm = M <= SKINNY_ROWS && K * N >= SKINNY_MIN_OPERAND ? skinnyGemm : sgemm;
@@ -172,7 +199,7 @@ function makeBlasBackend(
     // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
     softmaxCrossEntropy: wasm === null ? softmaxCrossEntropy
       : helper === null ? wasm.softmaxCrossEntropy : twoThreadSoftmax(wasm, helper),
-    ...(helper === null || skinny === null ? {} : { recurrentRows: twoThreadRecurrence(helper, skinny) }),
+    ...(helper === null || skinny === null ? {} : { recurrentLoop: twoThreadRecurrence(helper, skinny, split) }),
     ...(helper === null ? { fillDropoutMask: wasm?.fillDropoutMask } : {
       fillDropoutMask: twoThreadDropoutMask(wasm!, helper),
       allocateFloat32: sharedFloat32,
@@ -204,20 +231,21 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
 }
 
 /**
- * The recurrent loop of an LSTM layer with the batch split in two: the helper runs rows [B/2, B) of every
- * step through the same code (recurrentForwardRows / recurrentBackwardRows, nn/lstm.ts) while this thread
- * runs rows [0, B/2), each with one-thread BLIS. Rows are independent sequences, so no step waits on the
- * other thread. Two one-thread products of B/2 rows take less time than one two-thread product of B rows
- * (BLIS splits a 20-row product too finely), and the cell's elementwise work is halved too. BLIS's result
- * for a row does not depend on the thread count or on the other rows: the bits are those of one thread.
+ * The recurrent loop of an LSTM layer on two threads: the helper runs one share (RecurrentShare, nn/lstm.ts)
+ * through the same code (recurrentForwardLoop / recurrentBackwardLoop) while this thread runs the other, each
+ * with one-thread BLIS. The cell's work is split by rows: rows [0, B/2) here, [B/2, B) there. The products
+ * are split by rows too (no waiting between the threads), or, when W_hh is larger than RECURRENT_COLUMNS_MIN,
+ * by columns, each thread reading half of W_hh (see RecurrentShare). Either way the bits are those of one
+ * thread: BLIS's result for an element does not depend on the thread count or on the other rows and columns.
  */
-function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm): NonNullable<Backend['recurrentRows']> {
+function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm, split: 'rows' | 'columns' | 'auto'): NonNullable<Backend['recurrentLoop']> {
   let weightCopy: Float32Array = new Float32Array(0);
-  return (job, rows) => {
+  const sync = sharedInt32(3);
+  return (job, run) => {
     const { B, H } = job;
     const buffers = [job.gates, job.c, job.tanhC, job.states, job.c0, job.dh, job.dhNext, job.dcNext, job.dcAct];
     if (job.dH !== null) buffers.push(job.dH);
-    if (B < 2 || 4 * H * H < SKINNY_MIN_OPERAND || !allShared(...buffers) || !helper.ready()) return false;
+    if (B < 2 || 4 * H * H < SKINNY_MIN_WEIGHT || !allShared(...buffers) || !helper.ready()) return false;
     let weightHh = job.weightHh;
     if (!allShared(weightHh)) { // the parameters live in ordinary memory: the helper reads a copy
       if (weightCopy.length < weightHh.length) weightCopy = sharedFloat32(weightHh.length);
@@ -225,10 +253,22 @@ function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm): NonNullable<Ba
       weightHh.set(job.weightHh);
     }
     const half = B >>> 1;
+    const byColumns = split === 'columns' || (split === 'auto' && 4 * H * H >= RECURRENT_COLUMNS_MIN);
+    // the product's output columns, cut near the middle at a multiple of 64: BLAS computes a product in tiles
+    // of columns (16 wide in BLIS's kernels here) and the last, partial tile differently, so a cut inside a
+    // tile would change the bits of the columns around it
+    const n = job.pass === 'forward' ? 4 * H : H, cut = Math.round(n / 128) * 64;
+    newMeetings(sync);
     skinny.setThreads(1);
     try {
-      helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, library: skinny.library });
-      rows(0, half);
+      helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, columns: byColumns ? { n0: cut, n1: n } : null,
+        sync, library: skinny.library });
+      try {
+        run({ b0: 0, b1: half, columns: byColumns ? { n0: 0, n1: cut, meet: meeting(sync, 0) } : null });
+      } catch (err) {
+        failMeetings(sync); // the helper must not wait for this thread at its next meeting
+        throw err;
+      }
     } finally {
       helper.finish();
       skinny.setThreads(skinny.threads);

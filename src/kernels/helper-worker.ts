@@ -1,9 +1,9 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { fillDropoutMaskPerStep } from '../nn/dropout.js';
-import { FAILED, FINISHED, POSTED, READY, type HelperTask } from './helper.js';
+import { FAILED, FINISHED, POSTED, READY, failMeetings, meeting, type HelperTask } from './helper.js';
 import { loadWasmKernels } from './wasm.js';
 import { recurrentKernels } from './blas.js';
-import { recurrentBackwardRows, recurrentForwardRows, type RecurrentKernels } from '../nn/lstm.js';
+import { recurrentBackwardLoop, recurrentForwardLoop, type RecurrentKernels } from '../nn/lstm.js';
 
 /**
  * The helper thread's loop (see helper.ts): sleep until a task is posted, read it from the port, do it,
@@ -18,8 +18,14 @@ let recurrent: RecurrentKernels | null = null; // loaded on the first recurrent 
 function perform(task: HelperTask): void {
   if (task.kind === 'recurrent') {
     recurrent ??= recurrentKernels(task.library);
-    const rows = task.job.pass === 'forward' ? recurrentForwardRows : recurrentBackwardRows;
-    rows(recurrent, task.job, task.b0, task.b1);
+    const loop = task.job.pass === 'forward' ? recurrentForwardLoop : recurrentBackwardLoop;
+    const columns = task.columns === null ? null : { ...task.columns, meet: meeting(task.sync, 1) };
+    try {
+      loop(recurrent, task.job, { b0: task.b0, b1: task.b1, columns });
+    } catch (err) {
+      failMeetings(task.sync); // the caller's thread must not wait for this one at its next meeting
+      throw err;
+    }
   } else if (task.kind === 'softmax') {
     if (wasm === null) throw new Error('WebAssembly SIMD is missing in the helper thread');
     const { logits, targets, n0, N, V, scale, chunkSums } = task;

@@ -30,8 +30,12 @@ export type HelperTask =
     kind: 'mask'; mask: Float32Array; from: number; to: number; keep: number; state: Uint32Array;
   }
   | {
-    /** An LSTM layer's recurrent loop (job.pass) over rows [b0, b1) of every step, its products in `library` (BLIS). */
-    kind: 'recurrent'; job: RecurrentJob; b0: number; b1: number; library: string;
+    /**
+     * The helper's share of an LSTM layer's recurrent loop (job.pass; RecurrentShare in nn/lstm.ts, without
+     * its `meet`, which the helper makes from `sync`: see `meeting`), the products in `library` (BLIS).
+     */
+    kind: 'recurrent'; job: RecurrentJob; b0: number; b1: number; columns: { n0: number; n1: number } | null;
+    sync: Int32Array; library: string;
   };
 
 // slots of the control words
@@ -108,6 +112,51 @@ function startHelper(): Helper {
       }
     },
   };
+}
+
+/**
+ * How two threads running a recurrent loop in lockstep wait for each other (RecurrentShare.columns.meet).
+ * `sync` is shared: slots 0 and 1 count the meetings each thread has reached, slot 2 is set when either
+ * thread fails, so that the other stops waiting and fails too instead of hanging. `newMeetings` clears it
+ * before a loop; `meeting(sync, me)` is thread `me`'s meet: it says it has arrived, then waits until the
+ * other thread has arrived as often. The threads do the same work between meetings, so the wait is short:
+ * it spins first (a sleep and wake-up would cost tens of microseconds), then sleeps in slices.
+ */
+export function newMeetings(sync: Int32Array): void {
+  Atomics.store(sync, 0, 0); Atomics.store(sync, 1, 0); Atomics.store(sync, MEETING_FAILED, 0);
+}
+
+const MEETING_FAILED = 2;
+const MEETING_SPINS = 20_000; // ≈ 50–100 µs of checking before sleeping
+
+export function meeting(sync: Int32Array, me: 0 | 1): () => void {
+  const other = 1 - me;
+  let count = 0;
+  return () => {
+    count++;
+    Atomics.store(sync, me, count);
+    Atomics.notify(sync, me);
+    let spins = 0, since = 0;
+    for (;;) {
+      const seen = Atomics.load(sync, other);
+      if (seen >= count) return;
+      if (Atomics.load(sync, MEETING_FAILED) !== 0) throw new Error('the other thread of the recurrent loop failed');
+      if (++spins < MEETING_SPINS) continue;
+      if (since === 0) since = Date.now();
+      else if (Date.now() - since > FINISH_TIMEOUT_MS) {
+        Atomics.store(sync, MEETING_FAILED, 1);
+        throw new Error('the other thread of the recurrent loop stopped answering (RLSTM_HELPER=0 runs without it)');
+      }
+      Atomics.wait(sync, other, seen, 10);
+    }
+  };
+}
+
+/** Tells the other thread of a lockstep loop that this one failed (its meet then throws). */
+export function failMeetings(sync: Int32Array): void {
+  Atomics.store(sync, MEETING_FAILED, 1);
+  Atomics.notify(sync, 0);
+  Atomics.notify(sync, 1);
 }
 
 /** A Float32Array in shared memory, which the helper can work on; a plain one where SharedArrayBuffer is missing. */

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
-import { BLAS_INSTALL_HINT, loadBlasBackend, type BlasOptions } from './blas.js';
+import { BLAS_INSTALL_HINT, loadBlasBackend, recurrentSplit, type BlasOptions } from './blas.js';
 import { jsBackend } from './js.js';
 
 export type BackendChoice = 'auto' | 'blas' | 'js';
@@ -12,8 +12,9 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
  */
 export function selectBackend(choice: BackendChoice, warn: (line: string) => void = () => {}, options: BlasOptions = {}): Backend {
   if (choice === 'js') return jsBackend;
+  const split = recurrentSplit(options); // a wrong setting is an error, not a reason to fall back
   try {
-    return loadBlasBackend(options);
+    return loadBlasBackend({ ...options, recurrentSplit: split });
   } catch (err) {
     const why = (err as Error).message;
     if (choice === 'blas') throw new UserError(`--backend blas: ${why}; ${BLAS_INSTALL_HINT}, or use --backend js`);

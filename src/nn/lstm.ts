@@ -114,10 +114,10 @@ export function lstmForward(
     for (let n = 0; n < N; n++) a.gates.set(bias, n * H4);
     backend.gemm(false, true, N, H4, In, 1, x, In, w.weightIh, In, 1, a.gates, H4);
   }
-  if (!layerNorm && recurrentMask === null && hPrevIsH) { // the paper's LSTM: see recurrentForwardRows
+  if (!layerNorm && recurrentMask === null && hPrevIsH) { // the paper's LSTM: see recurrentForwardLoop
     const job = recurrentJob('forward', a, w, null, T, B, H);
-    if (backend.recurrentRows?.(job, (b0, b1) => recurrentForwardRows(backend, job, b0, b1)) !== true) {
-      recurrentForwardRows(backend, job, 0, B);
+    if (backend.recurrentLoop?.(job, (share) => recurrentForwardLoop(backend, job, share)) !== true) {
+      recurrentForwardLoop(backend, job, wholeLoop(B));
     }
     return;
   }
@@ -167,10 +167,10 @@ export function lstmBackward(
   const H4 = 4 * H, N = T * B;
   const layerNorm = w.lnIhGain !== null;
   const dzHh = layerNorm ? a.dzHh : a.dz;
-  if (!layerNorm && recurrentMask === null) { // the paper's LSTM: see recurrentBackwardRows
+  if (!layerNorm && recurrentMask === null) { // the paper's LSTM: see recurrentBackwardLoop
     const job = recurrentJob('backward', a, w, dH, T, B, H);
-    if (backend.recurrentRows?.(job, (b0, b1) => recurrentBackwardRows(backend, job, b0, b1)) !== true) {
-      recurrentBackwardRows(backend, job, 0, B);
+    if (backend.recurrentLoop?.(job, (share) => recurrentBackwardLoop(backend, job, share)) !== true) {
+      recurrentBackwardLoop(backend, job, wholeLoop(B));
     }
   } else {
     recurrentBackwardGeneral(backend, g, dH, a, w, recurrentMask, T, B, H);
@@ -231,8 +231,7 @@ function recurrentBackwardGeneral(
 
 /**
  * What the recurrent loop of the paper's LSTM layer (no layer norm, no recurrent mask) reads and writes, by
- * itself: a backend with a second thread can run the loop over part of the batch there
- * (Backend.recurrentRows), since the B rows of a step are B independent sequences.
+ * itself: a backend with a second thread can run part of the loop there (Backend.recurrentLoop).
  */
 export interface RecurrentJob {
   pass: 'forward' | 'backward';
@@ -260,43 +259,85 @@ function recurrentJob(pass: RecurrentJob['pass'], a: LstmActivations, w: LstmWei
   };
 }
 
+/**
+ * One thread's share of a recurrent loop that two threads run together. Each step's cell (elementwise) work
+ * is split by rows: this thread does rows [b0, b1), which the other thread never touches, since row b of a
+ * step depends only on row b of the step before. The step's recurrent product is split one of two ways:
+ *
+ * - `columns: null`: by the same rows. The threads never wait on each other, but each reads all of W_hh at
+ *   every step.
+ * - `columns`: by output columns. This thread computes columns [n0, n1) of the product (forward: z's 4H
+ *   columns, the gate pre-activations; backward: dh_{t-1}'s H columns) for every row, reading only those
+ *   rows (forward) or columns (backward) of W_hh: half the memory traffic, which pays when W_hh does not
+ *   fit in the cache (the large model). The product then needs every row of the step before, so the two
+ *   threads `meet` (each waits until the other has got as far) twice a step: once the product is whole,
+ *   and once every row's cell is done.
+ *
+ * Either way each element gets the arithmetic it gets on one thread: BLAS computes an element of a product
+ * from its row of A and column of B alone, the same way whatever the other rows, and whatever the other
+ * columns as long as a cut between columns falls between BLAS's tiles of columns (twoThreadRecurrence in
+ * kernels/blas.ts cuts at a multiple of 64).
+ */
+export interface RecurrentShare {
+  b0: number;
+  b1: number;
+  columns: { n0: number; n1: number; meet: () => void } | null;
+}
+
+/** The whole loop on one thread. */
+export function wholeLoop(B: number): RecurrentShare {
+  return { b0: 0, b1: B, columns: null };
+}
+
 /** The kernels the recurrent loop calls. */
 export type RecurrentKernels = Pick<Backend, 'gemm' | 'add' | 'lstmGatesForward' | 'lstmGatesBackward'>;
 
-/**
- * The forward's steps 0 … T−1 for rows [b0, b1) of every step: z_t += h_{t-1}·W_hhᵀ, then the cell.
- * Row b of a step depends only on row b of the step before, so the rows can be split between threads, and
- * each row gets the same arithmetic however they are split.
- */
-export function recurrentForwardRows(k: RecurrentKernels, j: RecurrentJob, b0: number, b1: number): void {
-  const { T, B, H } = j, H4 = 4 * H, m = b1 - b0;
+/** The forward's steps 0 … T−1 for one share (see RecurrentShare): z_t += h_{t-1}·W_hhᵀ, then the cell. */
+export function recurrentForwardLoop(k: RecurrentKernels, j: RecurrentJob, share: RecurrentShare): void {
+  const { T, B, H } = j, H4 = 4 * H, { b0, b1, columns } = share, m = b1 - b0;
   for (let t = 0; t < T; t++) {
-    const r = t * B + b0; // this step's first row
-    const z = j.gates.subarray(r * H4, (r + m) * H4);
+    const s = t * B, r = s + b0; // this step's first row, this share's first row
     // z += h_{t-1} · W_hhᵀ   (h_{t-1}: row block t of the states, h0 for t = 0)
-    k.gemm(false, true, m, H4, H, 1, j.states.subarray(r * H, (r + m) * H), H, j.weightHh, H, 1, z, H4);
+    if (columns === null) { // this share's rows
+      k.gemm(false, true, m, H4, H, 1, j.states.subarray(r * H, (r + m) * H), H, j.weightHh, H, 1,
+        j.gates.subarray(r * H4, (r + m) * H4), H4);
+    } else { // columns [n0, n1) of every row: rows [n0, n1) of W_hh
+      const { n0, n1 } = columns;
+      k.gemm(false, true, B, n1 - n0, H, 1, j.states.subarray(s * H, (s + B) * H), H, j.weightHh.subarray(n0 * H, n1 * H), H, 1,
+        j.gates.subarray(s * H4 + n0, (s + B) * H4), H4);
+      columns.meet(); // the other columns are in
+    }
     const cPrev = t === 0 ? j.c0.subarray(b0 * H, b1 * H) : j.c.subarray((r - B) * H, (r - B + m) * H);
-    k.lstmGatesForward(z, cPrev, j.c.subarray(r * H, (r + m) * H), j.tanhC.subarray(r * H, (r + m) * H),
-      j.states.subarray((r + B) * H, (r + B + m) * H), m, H, null, null);
+    k.lstmGatesForward(j.gates.subarray(r * H4, (r + m) * H4), cPrev, j.c.subarray(r * H, (r + m) * H),
+      j.tanhC.subarray(r * H, (r + m) * H), j.states.subarray((r + B) * H, (r + B + m) * H), m, H, null, null);
+    columns?.meet(); // every row of h_t is in: the next product may read them
   }
 }
 
 /**
- * The backward's steps T−1 … 0 for rows [b0, b1): dh_t = (from above) + (from step t+1), the cell's backward
+ * The backward's steps T−1 … 0 for one share: dh_t = (from above) + (from step t+1), the cell's backward
  * (the saved gates become dz), and dh_{t-1} = dz_t · W_hh. Truncated BPTT: nothing enters from after the window.
  */
-export function recurrentBackwardRows(k: RecurrentKernels, j: RecurrentJob, b0: number, b1: number): void {
-  const { T, B, H } = j, H4 = 4 * H, m = b1 - b0;
+export function recurrentBackwardLoop(k: RecurrentKernels, j: RecurrentJob, share: RecurrentShare): void {
+  const { T, B, H } = j, H4 = 4 * H, { b0, b1, columns } = share, m = b1 - b0;
   const dh = j.dh.subarray(b0 * H, b1 * H), dhNext = j.dhNext.subarray(b0 * H, b1 * H);
   const dcNext = j.dcNext.subarray(b0 * H, b1 * H), dcAct = j.dcAct.subarray(b0 * H, b1 * H);
   dhNext.fill(0);
   dcNext.fill(0);
   for (let t = T - 1; t >= 0; t--) {
-    const r = t * B + b0;
+    const s = t * B, r = s + b0;
     k.add(m * H, j.dH!.subarray(r * H, (r + m) * H), dhNext, dh);
     const cPrev = t === 0 ? j.c0.subarray(b0 * H, b1 * H) : j.c.subarray((r - B) * H, (r - B + m) * H);
     const dz = j.gates.subarray(r * H4, (r + m) * H4);
     k.lstmGatesBackward(dh, dcNext, dz, cPrev, j.tanhC.subarray(r * H, (r + m) * H), dz, dcAct, m, H, null);
-    k.gemm(false, false, m, H, H4, 1, dz, H4, j.weightHh, H, 0, dhNext, H);
+    if (columns === null) { // this share's rows
+      k.gemm(false, false, m, H, H4, 1, dz, H4, j.weightHh, H, 0, dhNext, H);
+    } else { // columns [n0, n1) of every row: columns [n0, n1) of W_hh
+      const { n0, n1 } = columns;
+      columns.meet(); // every row of dz_t is in
+      k.gemm(false, false, B, n1 - n0, H4, 1, j.gates.subarray(s * H4, (s + B) * H4), H4, j.weightHh.subarray(n0), H, 0,
+        j.dhNext.subarray(n0), H);
+      columns.meet(); // dh_{t-1} is whole: the next step may read its rows
+    }
   }
 }
