@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadBlasBackend } from '../src/kernels/blas.js';
 import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
@@ -397,6 +399,40 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
     assert.deepEqual(split.dx, oneThread.dx, `${recurrentSplit}: dx`);
     assert.deepEqual(split.g, oneThread.g, `${recurrentSplit}: weight and bias gradients`);
   }
+});
+
+test('two threads in lockstep: an error on one thread ends the loop with that error instead of a hang', {
+  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : 'needs OpenBLAS, BLIS, WebAssembly SIMD and two cores',
+}, () => {
+  // in a child process: the failure leaves the process's helper thread marked as failed
+  const src = new URL('../src/', import.meta.url).href;
+  const script = `
+    const { loadBlasBackend } = await import('${src}kernels/blas.js');
+    const { elementwiseHelper } = await import('${src}kernels/helper.js');
+    const { createLstmActivations, lstmForward } = await import('${src}nn/lstm.js');
+    const helper = elementwiseHelper();
+    while (!helper.ready()) await new Promise((r) => setTimeout(r, 10));
+    const blas = loadBlasBackend({ recurrentSplit: 'columns' });
+    const T = 4, B = 4, H = 512, f = (n) => new Float32Array(new SharedArrayBuffer(4 * n)).fill(0.01);
+    const w = { weightIh: f(4 * H * 8), weightHh: f(4 * H * H), biasIh: f(4 * H), biasHh: f(4 * H),
+      lnIhGain: null, lnHhGain: null, lnCellGain: null, lnCellBias: null };
+    let calls = 0;
+    const failing = { ...blas, lstmGatesForward(...args) {
+      if (++calls === 2) throw new Error('injected failure at step 2');
+      return blas.lstmGatesForward(...args);
+    } };
+    lstmForward(failing, createLstmActivations(T, B, H, false, false, f), w, f(T * B * 8), null, T, B, 8, H);
+  `;
+  const dir = mkdtempSync(join(tmpdir(), 'rlstm-lockstep-'));
+  const file = join(dir, 'fail.mjs'); // a file, not -e: a worker inherits -e and would run the script instead
+  writeFileSync(file, script);
+  const started = Date.now();
+  const child = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 15_000 });
+  rmSync(dir, { recursive: true });
+  assert.equal(child.signal, null, `the loop hung: ${child.stderr}`);
+  assert.notEqual(child.status, 0);
+  assert.match(child.stderr, /injected failure at step 2/);
+  assert.ok(Date.now() - started < 20_000);
 });
 
 test('a lockstep meeting returns once the other thread has arrived as often, and throws once it has failed', () => {

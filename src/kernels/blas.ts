@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { add, axpy, dot, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
 import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
-import { allShared, elementwiseHelper, failMeetings, meeting, newMeetings, sharedFloat32, sharedInt32, type Helper } from './helper.js';
+import { allShared, elementwiseHelper, failMeetings, meeting, MeetingFailed, newMeetings, sharedFloat32, sharedInt32, type Helper } from './helper.js';
 import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
 import type { RecurrentKernels } from '../nn/lstm.js';
 
@@ -267,10 +267,15 @@ function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm, split: 'rows' |
         run({ b0: 0, b1: half, columns: byColumns ? { n0: 0, n1: cut, meet: meeting(sync, 0) } : null });
       } catch (err) {
         failMeetings(sync); // the helper must not wait for this thread at its next meeting
+        try {
+          helper.finish();
+        } catch (helperErr) { // when this thread stopped because the helper failed, the helper's error says why
+          if (err instanceof MeetingFailed) throw helperErr;
+        }
         throw err;
       }
-    } finally {
       helper.finish();
+    } finally {
       skinny.setThreads(skinny.threads);
     }
     return true;

@@ -83,6 +83,7 @@ function startHelper(): Helper {
     workerData: { control, port: port2 },
     transferList: [port2],
     resourceLimits: { maxOldGenerationSizeMb: 64 }, // it allocates almost nothing: the data are shared
+    execArgv: [], // not the process's flags: under `node -e …` the worker would run that script instead
   });
   worker.unref(); // a process whose work is done exits even though its helper still waits for tasks
   port1.unref();
@@ -129,6 +130,11 @@ export function newMeetings(sync: Int32Array): void {
 const MEETING_FAILED = 2;
 const MEETING_SPINS = 20_000; // ≈ 50–100 µs of checking before sleeping
 
+/** What a meeting throws when the other thread has failed (its own error says why). */
+export class MeetingFailed extends Error {
+  constructor() { super('the other thread of the recurrent loop failed'); }
+}
+
 export function meeting(sync: Int32Array, me: 0 | 1): () => void {
   const other = 1 - me;
   let count = 0;
@@ -140,7 +146,7 @@ export function meeting(sync: Int32Array, me: 0 | 1): () => void {
     for (;;) {
       const seen = Atomics.load(sync, other);
       if (seen >= count) return;
-      if (Atomics.load(sync, MEETING_FAILED) !== 0) throw new Error('the other thread of the recurrent loop failed');
+      if (Atomics.load(sync, MEETING_FAILED) !== 0) throw new MeetingFailed();
       if (++spins < MEETING_SPINS) continue;
       if (since === 0) since = Date.now();
       else if (Date.now() - since > FINISH_TIMEOUT_MS) {
