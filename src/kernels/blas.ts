@@ -236,7 +236,8 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
  * with one-thread BLIS. The cell's work is split by rows: rows [0, B/2) here, [B/2, B) there. The products
  * are split by rows too (no waiting between the threads), or, when W_hh is larger than RECURRENT_COLUMNS_MIN,
  * by columns, each thread reading half of W_hh (see RecurrentShare). Either way the bits are those of one
- * thread: BLIS's result for an element does not depend on the thread count or on the other rows and columns.
+ * thread: BLIS's result for an element does not depend on the thread count or on the other rows, nor on the
+ * other columns when the cut falls between its tiles of columns (see `cut` below).
  */
 function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm, split: 'rows' | 'columns' | 'auto'): NonNullable<Backend['recurrentLoop']> {
   let weightCopy: Float32Array = new Float32Array(0);
