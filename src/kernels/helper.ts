@@ -150,7 +150,7 @@ export function meeting(sync: Int32Array, me: 0 | 1): () => void {
       if (++spins < MEETING_SPINS) continue;
       if (since === 0) since = Date.now();
       else if (Date.now() - since > FINISH_TIMEOUT_MS) {
-        Atomics.store(sync, MEETING_FAILED, 1);
+        failMeetings(sync);
         throw new Error('the other thread of the recurrent loop stopped answering (RLSTM_HELPER=0 runs without it)');
       }
       Atomics.wait(sync, other, seen, 10);
