@@ -40,8 +40,8 @@ type SdotFn = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: 
  */
 const SKINNY_ROWS = 32;
 const SKINNY_MIN_WEIGHT = 1 << 20; // floats in W_hh (4H·H): 4 MB. Smaller models keep OpenBLAS throughout
-// floats in op(B) (K·N): 2 MB, so that half of a recurrent product (twoThreadRecurrence's split by columns)
-// runs in BLIS too, as the whole product does
+// floats in op(B) (K·N): 2 MB. (Inside the two-thread recurrent loop every product goes to BLIS whatever its
+// size, as on the helper thread: the pieces of a product split by columns must get the whole product's bits.)
 const SKINNY_MIN_OPERAND = SKINNY_MIN_WEIGHT / 2;
 const SKINNY_CANDIDATES: Record<string, string[]> = { linux: ['libblis.so.4', 'libblis.so'] };
 
@@ -171,12 +171,13 @@ function makeBlasBackend(
   const skinnyGemm = skinny?.sgemm ?? sgemm;
   let ones = new Float32Array(0);
   const helper = wasm === null ? null : elementwiseHelper();
+  const loop = { running: false }; // set while this thread runs its share of a two-thread recurrent loop
   return {
     name: 'blas',
     library: skinny === null ? library : `${library}, ${skinny.library} for products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB`,
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
-      const gemm = M <= SKINNY_ROWS && K * N >= SKINNY_MIN_OPERAND ? skinnyGemm : sgemm;
+      const gemm = M <= SKINNY_ROWS && (loop.running || K * N >= SKINNY_MIN_OPERAND) ? skinnyGemm : sgemm;
       callRowMajor(gemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     },
     addColumnSums(N, C, x, acc) {
@@ -199,7 +200,7 @@ function makeBlasBackend(
     // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
     softmaxCrossEntropy: wasm === null ? softmaxCrossEntropy
       : helper === null ? wasm.softmaxCrossEntropy : twoThreadSoftmax(wasm, helper),
-    ...(helper === null || skinny === null ? {} : { recurrentLoop: twoThreadRecurrence(helper, skinny, split) }),
+    ...(helper === null || skinny === null ? {} : { recurrentLoop: twoThreadRecurrence(helper, skinny, split, loop) }),
     ...(helper === null ? { fillDropoutMask: wasm?.fillDropoutMask } : {
       fillDropoutMask: twoThreadDropoutMask(wasm!, helper),
       allocateFloat32: sharedFloat32,
@@ -239,7 +240,9 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
  * thread: BLIS's result for an element does not depend on the thread count or on the other rows, nor on the
  * other columns when the cut falls between its tiles of columns (see `cut` below).
  */
-function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm, split: 'rows' | 'columns' | 'auto'): NonNullable<Backend['recurrentLoop']> {
+function twoThreadRecurrence(
+  helper: Helper, skinny: SkinnyGemm, split: 'rows' | 'columns' | 'auto', loop: { running: boolean },
+): NonNullable<Backend['recurrentLoop']> {
   let weightCopy: Float32Array = new Float32Array(0);
   const sync = sharedInt32(3);
   return (job, run) => {
@@ -261,6 +264,7 @@ function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm, split: 'rows' |
     const n = job.pass === 'forward' ? 4 * H : H, cut = Math.round(n / 128) * 64;
     newMeetings(sync);
     skinny.setThreads(1);
+    loop.running = true; // this thread's products go to BLIS, as the helper's do
     try {
       helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, columns: byColumns ? { n0: cut, n1: n } : null,
         sync, library: skinny.library });
@@ -277,6 +281,7 @@ function twoThreadRecurrence(helper: Helper, skinny: SkinnyGemm, split: 'rows' |
       }
       helper.finish();
     } finally {
+      loop.running = false;
       skinny.setThreads(skinny.threads);
     }
     return true;
