@@ -64,6 +64,17 @@ const P5: f32 = 5.0000001201e-1;
   return f32x4.extract_lane(expLanes(f32x4.splat(x)), 0);
 }
 
+// sum + (lanes 0, 1 of e) and sum + (lanes 2, 3 of e), in float64
+// @ts-ignore: decorator
+@inline function addLowLanes(sum: v128, e: v128): v128 {
+  return f64x2.add(sum, f64x2.promote_low_f32x4(e));
+}
+
+// @ts-ignore: decorator
+@inline function addHighLanes(sum: v128, e: v128): v128 {
+  return f64x2.add(sum, f64x2.promote_low_f32x4(v128.shuffle<i32>(e, e, 2, 3, 0, 1)));
+}
+
 /**
  * Softmax + cross-entropy over N rows of V scores, in place (see src/kernels/pointwise.ts for the
  * TypeScript version and the contract): returns Σ −log p(target); when scale ≠ 0 each row becomes
@@ -86,12 +97,30 @@ export function softmaxCrossEntropy(logits: usize, targets: usize, N: i32, V: i3
     let sumLow = f64x2.splat(0), sumHigh = f64x2.splat(0);
     let sum: f64 = 0;
     const writeGradient = scale != 0;
-    for (let v = 0; v < V4; v += 4) {
+    // four vectors per iteration: their exponentials are independent and overlap (1.5× faster than one at
+    // a time here); they are added to the sums in the order of the one-at-a-time loop below
+    const V16 = V & ~15;
+    for (let v = 0; v < V16; v += 16) {
+      const p = row + (<usize>v) * 4;
+      const e0 = expLanes(f32x4.sub(v128.load(p), maxSplat));
+      const e1 = expLanes(f32x4.sub(v128.load(p + 16), maxSplat));
+      const e2 = expLanes(f32x4.sub(v128.load(p + 32), maxSplat));
+      const e3 = expLanes(f32x4.sub(v128.load(p + 48), maxSplat));
+      if (writeGradient) {
+        v128.store(p, e0);
+        v128.store(p + 16, e1);
+        v128.store(p + 32, e2);
+        v128.store(p + 48, e3);
+      }
+      sumLow = addLowLanes(addLowLanes(addLowLanes(addLowLanes(sumLow, e0), e1), e2), e3);
+      sumHigh = addHighLanes(addHighLanes(addHighLanes(addHighLanes(sumHigh, e0), e1), e2), e3);
+    }
+    for (let v = V16; v < V4; v += 4) {
       const p = row + (<usize>v) * 4;
       const e = expLanes(f32x4.sub(v128.load(p), maxSplat));
       if (writeGradient) v128.store(p, e);
-      sumLow = f64x2.add(sumLow, f64x2.promote_low_f32x4(e));
-      sumHigh = f64x2.add(sumHigh, f64x2.promote_low_f32x4(v128.shuffle<i32>(e, e, 2, 3, 0, 1)));
+      sumLow = addLowLanes(sumLow, e);
+      sumHigh = addHighLanes(sumHigh, e);
     }
     for (let v = V4; v < V; v++) {
       const p = row + (<usize>v) * 4;
@@ -143,13 +172,45 @@ export function lstmGatesForward(z: usize, cPrev: usize, c: usize, tanhC: usize,
   for (let b = 0; b < B; b++) {
     const zr = z + <usize>b * rowBytes * 4;
     const r = <usize>b * rowBytes;
-    for (let j: usize = 0; j < vectorBytes; j += 16) {
+    const pairBytes = <usize>(H & ~7) * 4;
+    for (let j: usize = 0; j < pairBytes; j += 32) {
+      cellLanesTwice(zr + j, rowBytes, cPrev + r + j, c + r + j, tanhC + r + j, h + r + j);
+    }
+    for (let j: usize = pairBytes; j < vectorBytes; j += 16) {
       cellLanes(zr + j, rowBytes, cPrev + r + j, c + r + j, tanhC + r + j, h + r + j, false);
     }
     for (let j: usize = vectorBytes; j < rowBytes; j += 4) {
       cellLanes(zr + j, rowBytes, cPrev + r + j, c + r + j, tanhC + r + j, h + r + j, true);
     }
   }
+}
+
+// cellLanes for 8 consecutive units, as two groups of 4 whose arithmetic is interleaved: the two groups'
+// exponentials and divisions are independent, and the processor overlaps them (each group alone is a
+// chain it must mostly wait on). Every lane gets cellLanes' operations in cellLanes' order: the same bits.
+// @ts-ignore: decorator
+@inline function cellLanesTwice(zp: usize, gateBytes: usize, cPrevP: usize, cP: usize, tanhCP: usize, hP: usize): void {
+  const i0 = sigmoidLanes(v128.load(zp)), i1 = sigmoidLanes(v128.load(zp + 16));
+  const f0 = sigmoidLanes(v128.load(zp + gateBytes)), f1 = sigmoidLanes(v128.load(zp + gateBytes + 16));
+  const g0 = tanhLanes(v128.load(zp + 2 * gateBytes)), g1 = tanhLanes(v128.load(zp + 2 * gateBytes + 16));
+  const o0 = sigmoidLanes(v128.load(zp + 3 * gateBytes)), o1 = sigmoidLanes(v128.load(zp + 3 * gateBytes + 16));
+  const c0 = f32x4.add(f32x4.mul(f0, v128.load(cPrevP)), f32x4.mul(i0, g0));
+  const c1 = f32x4.add(f32x4.mul(f1, v128.load(cPrevP + 16)), f32x4.mul(i1, g1));
+  const tc0 = tanhLanes(c0), tc1 = tanhLanes(c1);
+  v128.store(zp, i0);
+  v128.store(zp + 16, i1);
+  v128.store(zp + gateBytes, f0);
+  v128.store(zp + gateBytes + 16, f1);
+  v128.store(zp + 2 * gateBytes, g0);
+  v128.store(zp + 2 * gateBytes + 16, g1);
+  v128.store(zp + 3 * gateBytes, o0);
+  v128.store(zp + 3 * gateBytes + 16, o1);
+  v128.store(cP, c0);
+  v128.store(cP + 16, c1);
+  v128.store(tanhCP, tc0);
+  v128.store(tanhCP + 16, tc1);
+  v128.store(hP, f32x4.mul(o0, tc0));
+  v128.store(hP + 16, f32x4.mul(o1, tc1));
 }
 
 // The cell arithmetic for 4 consecutive units (or, with single = true, for one unit in lane 0).
