@@ -370,37 +370,43 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
 }, async () => {
   const helper = await readyHelper();
   const rng = testRng(41);
-  // 4H·H ≥ 2^20 floats: the recurrent products go to BLIS. B odd: halves of 2 and 3 rows. H not a multiple of
-  // 8: the middles of the products (2H, H/2) fall inside BLIS's 16-column tiles, where no cut may go
-  const T = 3, B = 5, In = 6, H = 522;
-  const w = {
-    weightIh: randomArray(4 * H * In, rng, 0.3), weightHh: randomArray(4 * H * H, rng, 0.05),
-    biasIh: randomArray(4 * H, rng, 0.3), biasHh: randomArray(4 * H, rng, 0.3),
-    lnIhGain: null, lnHhGain: null, lnCellGain: null, lnCellBias: null,
-  };
-  const x = randomArray(T * B * In, rng), dH = sharedFloat32(T * B * H), h0 = randomArray(B * H, rng, 0.5), c0 = randomArray(B * H, rng, 0.5);
-  dH.set(randomArray(T * B * H, rng));
-  const run = (backend: NonNullable<typeof blas>) => {
-    const a = createLstmActivations(T, B, H, false, false, sharedFloat32);
-    a.h0.set(h0); a.c0.set(c0);
-    const g = { ...w, weightIh: new Float32Array(w.weightIh.length), weightHh: new Float32Array(w.weightHh.length),
-      biasIh: new Float32Array(4 * H), biasHh: new Float32Array(4 * H) };
-    lstmForward(backend, a, w, x, null, T, B, In, H);
-    const h = a.h.slice(), c = a.c.slice();
-    const dx = new Float32Array(T * B * In);
-    lstmBackward(backend, dx, g, dH, a, w, x, null, T, B, In, H);
-    return { h, c, dx, g };
-  };
-  const oneThread = run({ ...blas!, recurrentLoop: undefined });
-  assert.ok(oneThread.h.some((v) => v !== 0) && oneThread.dx.some((v) => v !== 0));
-  for (const recurrentSplit of ['rows', 'columns'] as const) {
-    const before = helper.tasksDone();
-    const split = run(loadBlasBackend({ recurrentSplit }));
-    assert.equal(helper.tasksDone(), before + 2, `${recurrentSplit}: the helper ran the forward and the backward loops`);
-    assert.deepEqual(split.h, oneThread.h, `${recurrentSplit}: h`);
-    assert.deepEqual(split.c, oneThread.c, `${recurrentSplit}: c`);
-    assert.deepEqual(split.dx, oneThread.dx, `${recurrentSplit}: dx`);
-    assert.deepEqual(split.g, oneThread.g, `${recurrentSplit}: weight and bias gradients`);
+  // H = 522: 4H·H ≥ 2^20 floats, as in the medium and large models. H not a multiple of 8: the middles of the
+  // products (2H, H/2) fall inside BLIS's 16-column tiles, where no cut may go; the forward's columns split
+  // into pieces (FORWARD_PIECE_ROWS). H = 200: the small model, whose products outside the loop keep OpenBLAS.
+  // B odd: halves of 3 and 4 rows (and B·4H·H ≥ RECURRENT_HELPER_MIN at H = 200).
+  for (const H of [522, 200]) {
+    const T = 3, B = 7, In = 6;
+    const w = {
+      weightIh: randomArray(4 * H * In, rng, 0.3), weightHh: randomArray(4 * H * H, rng, 0.05),
+      biasIh: randomArray(4 * H, rng, 0.3), biasHh: randomArray(4 * H, rng, 0.3),
+      lnIhGain: null, lnHhGain: null, lnCellGain: null, lnCellBias: null,
+    };
+    const x = randomArray(T * B * In, rng), dH = sharedFloat32(T * B * H), h0 = randomArray(B * H, rng, 0.5), c0 = randomArray(B * H, rng, 0.5);
+    dH.set(randomArray(T * B * H, rng));
+    const run = (backend: NonNullable<typeof blas>) => {
+      const a = createLstmActivations(T, B, H, false, false, sharedFloat32);
+      a.h0.set(h0); a.c0.set(c0);
+      const g = { ...w, weightIh: new Float32Array(w.weightIh.length), weightHh: new Float32Array(w.weightHh.length),
+        biasIh: new Float32Array(4 * H), biasHh: new Float32Array(4 * H) };
+      lstmForward(backend, a, w, x, null, T, B, In, H);
+      const h = a.h.slice(), c = a.c.slice();
+      const dx = new Float32Array(T * B * In);
+      lstmBackward(backend, dx, g, dH, a, w, x, null, T, B, In, H);
+      return { h, c, dx, g };
+    };
+    let before = helper.tasksDone();
+    const oneThread = run(loadBlasBackend({ hidden: H, recurrentThreads: 1 }));
+    assert.equal(helper.tasksDone(), before, 'recurrentThreads 1 kept the loop on this thread');
+    assert.ok(oneThread.h.some((v) => v !== 0) && oneThread.dx.some((v) => v !== 0));
+    for (const recurrentSplit of ['rows', 'columns'] as const) {
+      before = helper.tasksDone();
+      const split = run(loadBlasBackend({ hidden: H, recurrentSplit }));
+      assert.equal(helper.tasksDone(), before + 2, `H ${H}, ${recurrentSplit}: the helper ran the forward and the backward loops`);
+      assert.deepEqual(split.h, oneThread.h, `H ${H}, ${recurrentSplit}: h`);
+      assert.deepEqual(split.c, oneThread.c, `H ${H}, ${recurrentSplit}: c`);
+      assert.deepEqual(split.dx, oneThread.dx, `H ${H}, ${recurrentSplit}: dx`);
+      assert.deepEqual(split.g, oneThread.g, `H ${H}, ${recurrentSplit}: weight and bias gradients`);
+    }
   }
 });
 

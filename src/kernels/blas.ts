@@ -7,7 +7,7 @@ import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
 import { allShared, elementwiseHelper, failMeetings, meeting, MeetingFailed, newMeetings, sharedFloat32, sharedInt32, type Helper } from './helper.js';
 import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
-import type { RecurrentKernels } from '../nn/lstm.js';
+import { wholeLoop, type RecurrentJob, type RecurrentKernels, type RecurrentShare } from '../nn/lstm.js';
 
 // CBLAS enums (cblas.h)
 const CblasRowMajor = 101;
@@ -36,12 +36,15 @@ type SdotFn = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: 
  * its kernels for skinny shapes do not repack the whole weight on every call as OpenBLAS does. Measured on
  * this machine kind, 2 threads: 20×2600×650 at about 145 GFLOP/s in BLIS against 95 in OpenBLAS,
  * 20×6000×1500 at 130 against 75; but 20×800×200 (small) at 60 against 90, and OpenBLAS stays ahead on
- * the batched shapes: those keep OpenBLAS. RLSTM_BLIS=0 in the environment turns BLIS off.
+ * the batched shapes: those keep OpenBLAS. The recurrent loop (Backend.recurrentLoop) does all its products
+ * in BLIS, whatever the model: on two threads, each with one-thread BLIS (small: 10×800×200 in 69 µs
+ * against 128 µs for the whole 20×800×200 in two-thread OpenBLAS), or on one. RLSTM_BLIS=0 in the
+ * environment turns BLIS off.
  */
 const SKINNY_ROWS = 32;
 const SKINNY_MIN_WEIGHT = 1 << 20; // floats in W_hh (4H·H): 4 MB. Smaller models keep OpenBLAS throughout
-// floats in op(B) (K·N): 2 MB. (Inside the two-thread recurrent loop every product goes to BLIS whatever its
-// size, as on the helper thread: the pieces of a product split by columns must get the whole product's bits.)
+// floats in op(B) (K·N): 2 MB, for the products outside the recurrent loop (inside it, every product goes to
+// BLIS whatever its size: the pieces of a product split by columns must get the whole product's bits)
 const SKINNY_MIN_OPERAND = SKINNY_MIN_WEIGHT / 2;
 const SKINNY_CANDIDATES: Record<string, string[]> = { linux: ['libblis.so.4', 'libblis.so'] };
 
@@ -55,6 +58,13 @@ const RECURRENT_COLUMNS_MIN = 4 << 20; // 16 MB
 /** Loops shorter than this stay on one thread: handing half to the helper would cost more than it saves. */
 const HELPER_MIN_ELEMENTS = 1 << 16;
 
+/**
+ * Recurrent loops whose products are smaller than this (B·4H·H multiply-adds a step) stay on one thread.
+ * (The small model's, 3.2M, gain from two: its training step took 70–74 ms against 81–88 ms with the loop
+ * on one thread and its products in two-thread OpenBLAS, processes alternating.)
+ */
+const RECURRENT_HELPER_MIN = 1 << 20;
+
 /** Below this length a vector operation stays in TypeScript: the foreign call would cost more than it saves. */
 const BLAS_VECTOR_MIN = 4096;
 
@@ -66,8 +76,9 @@ type SgemmFn = (
 
 export interface BlasOptions {
   /**
-   * The hidden size of the model to run, when known: BLIS is loaded only when its recurrent products
-   * (B × 4H × H) are large enough to gain from it (the medium and large models, not the small one).
+   * The hidden size of the model to run, when known: BLIS takes the skinny products outside the recurrent
+   * loop only when W_hh (4H·H floats) is large enough to gain from it (the medium and large models, not the
+   * small one; see SKINNY_ROWS).
    */
   hidden?: number;
   /**
@@ -76,6 +87,8 @@ export interface BlasOptions {
    * RLSTM_RECURRENT_SPLIT, else 'auto'. The results are the same bits every way; only the speed differs.
    */
   recurrentSplit?: 'rows' | 'columns' | 'auto';
+  /** 1: the recurrent loop stays on this thread (the same bits as 2, the default; for tests). */
+  recurrentThreads?: 1 | 2;
 }
 
 /**
@@ -92,9 +105,8 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
     throw new Error(`the koffi package did not load (${(err as Error).message.split('\n')[0]})`);
   }
   const split = recurrentSplit(options);
-  const wantBlis = process.env.RLSTM_BLIS !== '0'
-    && (options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT);
-  const blis = wantBlis ? loadSkinnyGemm(koffi) : null;
+  const blis = process.env.RLSTM_BLIS !== '0' ? loadSkinnyGemm(koffi) : null;
+  const skinnyOutsideLoop = options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT;
   // With BLIS doing the recurrent products, OpenBLAS's idle threads must not spin through them: by default
   // they spin 2^28 cycles (~0.1 s) after each product before sleeping, taking a core from BLIS's threads.
   // 2^20 cycles (~0.3 ms) still covers the gaps between OpenBLAS's own products. (Read when OpenBLAS
@@ -114,7 +126,7 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
         threads = (lib.func('int openblas_get_num_threads()') as unknown as () => number)();
       } catch { /* not OpenBLAS: as many threads as cores */ }
       if (blis !== null) { blis.threads = threads; blis.setThreads(threads); }
-      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, name, blis, split);
+      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, name, blis, { split, skinnyOutsideLoop, threads: options.recurrentThreads ?? 2 });
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
@@ -163,21 +175,31 @@ export type BlasBackend = Backend & {
   library: string;
 };
 
+/** How the products of few rows are shared out (see SKINNY_ROWS, twoThreadRecurrence). */
+interface SkinnyRouting {
+  split: 'rows' | 'columns' | 'auto';
+  /** Whether the products of ≤ SKINNY_ROWS rows by ≥ SKINNY_MIN_OPERAND outside the recurrent loop go to BLIS. */
+  skinnyOutsideLoop: boolean;
+  threads: 1 | 2; // of the recurrent loop
+}
+
 function makeBlasBackend(
   sgemm: SgemmFn, sgemv: SgemvFn, saxpy: SaxpyFn, sdot: SdotFn, library: string,
-  skinny: SkinnyGemm | null, split: 'rows' | 'columns' | 'auto',
+  skinny: SkinnyGemm | null, routing: SkinnyRouting,
 ): BlasBackend {
   const wasm = loadWasmKernels();
   const skinnyGemm = skinny?.sgemm ?? sgemm;
   let ones = new Float32Array(0);
   const helper = wasm === null ? null : elementwiseHelper();
-  const loop = { running: false }; // set while this thread runs its share of a two-thread recurrent loop
+  const loop = { running: false }; // set while this thread runs the recurrent loop, or its share of it
+  const outside = skinny !== null && routing.skinnyOutsideLoop;
   return {
     name: 'blas',
-    library: skinny === null ? library : `${library}, ${skinny.library} for products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB`,
+    library: skinny === null ? library
+      : `${library}, ${skinny.library} for the recurrent loop${outside ? ` and products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB` : ''}`,
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
-      const gemm = M <= SKINNY_ROWS && (loop.running || K * N >= SKINNY_MIN_OPERAND) ? skinnyGemm : sgemm;
+      const gemm = M <= SKINNY_ROWS && (loop.running || (outside && K * N >= SKINNY_MIN_OPERAND)) ? skinnyGemm : sgemm;
       callRowMajor(gemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     },
     addColumnSums(N, C, x, acc) {
@@ -200,7 +222,7 @@ function makeBlasBackend(
     // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
     softmaxCrossEntropy: wasm === null ? softmaxCrossEntropy
       : helper === null ? wasm.softmaxCrossEntropy : twoThreadSoftmax(wasm, helper),
-    ...(helper === null || skinny === null ? {} : { recurrentLoop: twoThreadRecurrence(helper, skinny, split, loop) }),
+    ...(skinny === null ? {} : { recurrentLoop: blisRecurrence(routing.threads === 2 ? helper : null, skinny, routing.split, loop) }),
     ...(helper === null ? { fillDropoutMask: wasm?.fillDropoutMask } : {
       fillDropoutMask: twoThreadDropoutMask(wasm!, helper),
       allocateFloat32: sharedFloat32,
@@ -232,7 +254,11 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
 }
 
 /**
- * The recurrent loop of an LSTM layer on two threads: the helper runs one share (RecurrentShare, nn/lstm.ts)
+ * The recurrent loop of an LSTM layer with its products in BLIS: on two threads where it can (see below),
+ * else on this one. One thread: BLIS with as many threads as OpenBLAS has when W_hh is large (medium,
+ * large), with one below that (small: 20×800×200 in 121 µs on one thread, 200 µs on two).
+ *
+ * On two threads the helper runs one share (RecurrentShare, nn/lstm.ts)
  * through the same code (recurrentForwardLoop / recurrentBackwardLoop) while this thread runs the other, each
  * with one-thread BLIS. The cell's work is split by rows: rows [0, B/2) here, [B/2, B) there. The products
  * are split by rows too (no waiting between the threads), or, when W_hh is larger than RECURRENT_COLUMNS_MIN,
@@ -240,16 +266,29 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
  * thread: BLIS's result for an element does not depend on the thread count or on the other rows, nor on the
  * other columns when the cut falls between its tiles of columns (see `cut` below).
  */
-function twoThreadRecurrence(
-  helper: Helper, skinny: SkinnyGemm, split: 'rows' | 'columns' | 'auto', loop: { running: boolean },
+function blisRecurrence(
+  helper: Helper | null, skinny: SkinnyGemm, split: 'rows' | 'columns' | 'auto', loop: { running: boolean },
 ): NonNullable<Backend['recurrentLoop']> {
   let weightCopy: Float32Array = new Float32Array(0);
   const sync = sharedInt32(3);
+  const oneThread = (job: RecurrentJob, run: (share: RecurrentShare) => void): true => {
+    skinny.setThreads(4 * job.H * job.H >= SKINNY_MIN_WEIGHT ? skinny.threads : 1);
+    loop.running = true;
+    try {
+      run(wholeLoop(job.B));
+    } finally {
+      loop.running = false;
+      skinny.setThreads(skinny.threads);
+    }
+    return true;
+  };
   return (job, run) => {
     const { B, H } = job;
     const buffers = [job.gates, job.c, job.tanhC, job.states, job.c0, job.dh, job.dhNext, job.dcNext, job.dcAct];
     if (job.dH !== null) buffers.push(job.dH);
-    if (B < 2 || 4 * H * H < SKINNY_MIN_WEIGHT || !allShared(...buffers) || !helper.ready()) return false;
+    if (helper === null || B < 2 || B * 4 * H * H < RECURRENT_HELPER_MIN || !allShared(...buffers) || !helper.ready()) {
+      return oneThread(job, run);
+    }
     let weightHh = job.weightHh;
     if (!allShared(weightHh)) { // the parameters live in ordinary memory: the helper reads a copy
       if (weightCopy.length < weightHh.length) weightCopy = sharedFloat32(weightHh.length);
