@@ -275,7 +275,7 @@ function recurrentJob(pass: RecurrentJob['pass'], a: LstmActivations, w: LstmWei
  *
  * Either way each element gets the arithmetic it gets on one thread: BLAS computes an element of a product
  * from its row of A and column of B alone, the same way whatever the other rows, and whatever the other
- * columns as long as a cut between columns falls between BLAS's tiles of columns (twoThreadRecurrence in
+ * columns as long as a cut between columns falls between BLAS's tiles of columns (blisRecurrence in
  * kernels/blas.ts cuts at a multiple of 64).
  */
 export interface RecurrentShare {
