@@ -169,14 +169,14 @@ export function softmaxCrossEntropy(logits: usize, targets: usize, N: i32, V: i3
 export function lstmGatesForward(z: usize, cPrev: usize, c: usize, tanhC: usize, h: usize, B: i32, H: i32): void {
   const rowBytes = <usize>H * 4;
   const vectorBytes = <usize>(H & ~3) * 4;
+  const eightsBytes = <usize>(H & ~7) * 4; // the units taken eight at a time
   for (let b = 0; b < B; b++) {
     const zr = z + <usize>b * rowBytes * 4;
     const r = <usize>b * rowBytes;
-    const pairBytes = <usize>(H & ~7) * 4;
-    for (let j: usize = 0; j < pairBytes; j += 32) {
+    for (let j: usize = 0; j < eightsBytes; j += 32) {
       cellLanesTwice(zr + j, rowBytes, cPrev + r + j, c + r + j, tanhC + r + j, h + r + j);
     }
-    for (let j: usize = pairBytes; j < vectorBytes; j += 16) {
+    for (let j: usize = eightsBytes; j < vectorBytes; j += 16) {
       cellLanes(zr + j, rowBytes, cPrev + r + j, c + r + j, tanhC + r + j, h + r + j, false);
     }
     for (let j: usize = vectorBytes; j < rowBytes; j += 4) {

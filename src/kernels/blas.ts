@@ -271,17 +271,20 @@ function blisRecurrence(
 ): NonNullable<Backend['recurrentLoop']> {
   let weightCopy: Float32Array = new Float32Array(0);
   const sync = sharedInt32(3);
-  const oneThread = (job: RecurrentJob, run: (share: RecurrentShare) => void): true => {
-    skinny.setThreads(4 * job.H * job.H >= SKINNY_MIN_WEIGHT ? skinny.threads : 1);
+  /** Runs body with this thread's products in BLIS, at `threads` threads; restores both after. */
+  const inLoop = (threads: number, body: () => void): true => {
+    skinny.setThreads(threads);
     loop.running = true;
     try {
-      run(wholeLoop(job.B));
+      body();
     } finally {
       loop.running = false;
       skinny.setThreads(skinny.threads);
     }
     return true;
   };
+  const oneThread = (job: RecurrentJob, run: (share: RecurrentShare) => void): true =>
+    inLoop(4 * job.H * job.H >= SKINNY_MIN_WEIGHT ? skinny.threads : 1, () => run(wholeLoop(job.B)));
   return (job, run) => {
     const { B, H } = job;
     const buffers = [job.gates, job.c, job.tanhC, job.states, job.c0, job.dh, job.dhNext, job.dcNext, job.dcAct];
@@ -302,9 +305,7 @@ function blisRecurrence(
     // tile would change the bits of the columns around it
     const n = job.pass === 'forward' ? 4 * H : H, cut = Math.round(n / 128) * 64;
     newMeetings(sync);
-    skinny.setThreads(1);
-    loop.running = true; // this thread's products go to BLIS, as the helper's do
-    try {
+    return inLoop(1, () => { // one-thread BLIS on each thread, as on the helper
       helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, columns: byColumns ? { n0: cut, n1: n } : null,
         sync, library: skinny.library });
       try {
@@ -319,11 +320,7 @@ function blisRecurrence(
         throw err;
       }
       helper.finish();
-    } finally {
-      loop.running = false;
-      skinny.setThreads(skinny.threads);
-    }
-    return true;
+    });
   };
 }
 
