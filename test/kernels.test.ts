@@ -8,7 +8,7 @@ import { loadBlasBackend } from '../src/kernels/blas.js';
 import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
 import { add, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm.js';
-import { elementwiseHelper, failMeetings, meeting, newMeetings, sharedFloat32, sharedInt32 } from '../src/kernels/helper.js';
+import { elementwiseHelper, failMeetings, meeting, newMeetings, sharedFloat32, sharedInt32, waitPatience } from '../src/kernels/helper.js';
 import { fillDropoutMaskPerStep } from '../src/nn/dropout.js';
 import { createLstmActivations, lstmBackward, lstmForward } from '../src/nn/lstm.js';
 import { advancedState, createRng, nextUint32 } from '../src/util/rng.js';
@@ -456,4 +456,22 @@ test('a lockstep meeting returns once the other thread has arrived as often, and
   assert.throws(() => meet(), /the other thread of the recurrent loop failed/);
   newMeetings(sync);
   assert.deepEqual([...sync], [0, 0, 0]);
+});
+
+test('a waiting thread gives up after its timeout of close readings, but not because the process was suspended', () => {
+  let t = 0;
+  const clock = (): number => t;
+  const steady = waitPatience(60_000, clock);
+  for (; t < 60_000; t += 10) assert.equal(steady.expired(), false, `expired after ${t} ms of a 60 s timeout`);
+  t += 20;
+  assert.equal(steady.expired(), true, 'just past 60 s of waiting in 10 ms slices');
+
+  t = 0;
+  const paused = waitPatience(60_000, clock);
+  for (; t < 30_000; t += 10) paused.expired();
+  t += 3_600_000; // kill -STOP, an hour, kill -CONT: one reading an hour after the previous one
+  assert.equal(paused.expired(), false, 'the hour the process stood still does not count');
+  for (let k = 0; k < 2_000; k++) { t += 10; assert.equal(paused.expired(), false, 'within 30 + 20 s of waiting'); }
+  for (let k = 0; k < 1_002; k++) { t += 10; paused.expired(); } // 10.02 s more: 60.02 s of waiting in all
+  assert.equal(paused.expired(), true, 'the waiting before and after the pause adds up');
 });

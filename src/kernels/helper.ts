@@ -58,6 +58,25 @@ export interface Helper {
 /** How long finish() waits before deciding that the helper is stuck (a task takes milliseconds). */
 const FINISH_TIMEOUT_MS = 60_000;
 
+/**
+ * A waiting thread's patience: `expired()` is true once it has waited `timeoutMs` in all, counting only the
+ * time between readings that lie close together. Each wait is a short sleep, so readings normally lie at most
+ * about a second apart; a longer gap means the whole process was suspended (SIGSTOP, a laptop's sleep, a
+ * starved machine), in which the other thread could not run either, and it does not count: a run paused
+ * with `kill -STOP` and continued an hour later must not fail because a wait seemed to last an hour.
+ */
+export function waitPatience(timeoutMs: number, now: () => number = Date.now, gapMs = 2_000): { expired(): boolean } {
+  let last = now(), waited = 0;
+  return {
+    expired() {
+      const t = now();
+      if (t - last <= gapMs) waited += t - last;
+      last = t;
+      return waited > timeoutMs;
+    },
+  };
+}
+
 let shared: Helper | null | undefined;
 
 /**
@@ -98,7 +117,7 @@ function startHelper(): Helper {
     },
     finish() {
       const posted = Atomics.load(control, POSTED);
-      const started = Date.now();
+      const patience = waitPatience(FINISH_TIMEOUT_MS);
       for (;;) {
         const finished = Atomics.load(control, FINISHED);
         if (finished === posted) break;
@@ -106,7 +125,7 @@ function startHelper(): Helper {
           const why = receiveMessageOnPort(port1 as MessagePort)?.message as string | undefined;
           throw new Error(`the elementwise helper thread failed: ${why ?? 'it stopped'} (RLSTM_HELPER=0 runs without it)`);
         }
-        if (Date.now() - started > FINISH_TIMEOUT_MS) {
+        if (patience.expired()) {
           throw new Error('the elementwise helper thread stopped answering (RLSTM_HELPER=0 runs without it)');
         }
         Atomics.wait(control, FINISHED, finished, 1000);
@@ -142,14 +161,15 @@ export function meeting(sync: Int32Array, me: 0 | 1): () => void {
     count++;
     Atomics.store(sync, me, count);
     Atomics.notify(sync, me);
-    let spins = 0, since = 0;
+    let spins = 0;
+    let patience: { expired(): boolean } | null = null;
     for (;;) {
       const seen = Atomics.load(sync, other);
       if (seen >= count) return;
       if (Atomics.load(sync, MEETING_FAILED) !== 0) throw new MeetingFailed();
       if (++spins < MEETING_SPINS) continue;
-      if (since === 0) since = Date.now();
-      else if (Date.now() - since > FINISH_TIMEOUT_MS) {
+      patience ??= waitPatience(FINISH_TIMEOUT_MS);
+      if (patience.expired()) {
         failMeetings(sync);
         throw new Error('the other thread of the recurrent loop stopped answering (RLSTM_HELPER=0 runs without it)');
       }
