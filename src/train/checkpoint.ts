@@ -254,12 +254,12 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Checkpoint
     if (t.dtype !== 'F32') {
       data = decoded.subarray(decodedAt, decodedAt + count);
       decodedAt += count;
-      const stored = at % 2 === 0 ? new Uint16Array(body.buffer, at, count) : new Uint16Array(body.slice(t.begin, t.end).buffer);
+      const stored = at % 2 === 0 ? new Uint16Array(body.buffer, at, count) : new Uint16Array(copyOf(body, t.begin, t.end));
       decodeHalves(stored, data, t.dtype);
     } else if (at % 4 === 0) {
       data = new Float32Array(body.buffer, at, count); // a view of the file's bytes (our files align every tensor)
     } else {
-      data = new Float32Array(body.slice(t.begin, t.end).buffer);
+      data = new Float32Array(copyOf(body, t.begin, t.end));
     }
     tensors.set(t.name, { shape: t.shape, data, dtype: t.dtype });
   }
@@ -267,6 +267,13 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Checkpoint
   const inHeaderOrder = new Map(layout.map((t) => [t.name, tensors.get(t.name)!]));
   const dtypes = new Set(layout.map((t) => t.dtype));
   return { tensors: inHeaderOrder, metadata, dtype: dtypes.size > 1 ? 'mixed' : [...dtypes][0] ?? 'F32' };
+}
+
+/** A copy of bytes begin..end in a buffer of their own (a Buffer's slice would be a view). */
+function copyOf(bytes: Uint8Array, begin: number, end: number): ArrayBuffer {
+  const copy = new Uint8Array(end - begin);
+  copy.set(bytes.subarray(begin, end));
+  return copy.buffer;
 }
 
 /** The header's __metadata__: absent, or an object whose every value is a string. */
