@@ -22,7 +22,8 @@ Two independent checks, each printing one JSON line on stdout:
       from a real disagreement.
 
 Needs PyTorch and numpy but not the safetensors package: the file is parsed here.
-Everything runs in float32 on the CPU with a fixed number of threads.
+Tensors stored as float16 or bfloat16 (`rlstm export`) are converted to float32 on reading,
+as rlstm does. Everything runs in float32 on the CPU with a fixed number of threads.
 """
 
 import argparse
@@ -48,7 +49,7 @@ class CheckError(Exception):
 # ----------------------------------------------------------------------------- checkpoints
 
 def read_safetensors(path):
-    """Returns ({name: float32 torch tensor}, {metadata key: string})."""
+    """Returns ({name: float32 torch tensor}, {metadata key: string}); F32, F16 and BF16 tensors."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -67,17 +68,31 @@ def read_safetensors(path):
     data = raw[8 + header_len:]
     tensors = {}
     for name, info in header.items():
-        if info.get("dtype") != "F32":
-            raise CheckError(f"{path}: tensor {name} has dtype {info.get('dtype')}; only F32 is supported")
+        dtype = info.get("dtype")
+        if dtype not in ITEM_BYTES:
+            raise CheckError(f"{path}: tensor {name} has dtype {dtype}; only F32, F16 and BF16 are supported")
         begin, end = info["data_offsets"]
         shape = tuple(info["shape"])
         count = int(np.prod(shape)) if shape else 1
-        if end - begin != 4 * count or end > len(data):
-            raise CheckError(f"{path}: tensor {name}: byte range {begin}..{end} does not fit shape {list(shape)}")
-        array = np.frombuffer(data, dtype="<f4", count=count, offset=begin).reshape(shape)
-        # copy: frombuffer views read-only bytes, and torch wants a writable array
-        tensors[name] = torch.from_numpy(array.astype(np.float32, copy=True))
+        if end - begin != ITEM_BYTES[dtype] * count or end > len(data):
+            raise CheckError(f"{path}: tensor {name}: byte range {begin}..{end} does not fit shape {list(shape)} of {dtype}")
+        tensors[name] = torch.from_numpy(as_float32(data, dtype, count, begin).reshape(shape))
     return tensors, metadata
+
+
+# bytes per element of the dtypes read here; F16 and BF16 (rlstm export) become float32, as in rlstm
+ITEM_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
+
+
+def as_float32(data, dtype, count, offset):
+    """A new, writable float32 array of `count` elements at `offset` (torch wants writable memory)."""
+    if dtype == "F32":
+        return np.frombuffer(data, dtype="<f4", count=count, offset=offset).astype(np.float32, copy=True)
+    if dtype == "F16":  # IEEE half: numpy converts exactly, subnormals, inf and NaN included
+        return np.frombuffer(data, dtype="<f2", count=count, offset=offset).astype(np.float32)
+    # bfloat16 is the top half of a float32's bits
+    halves = np.frombuffer(data, dtype="<u2", count=count, offset=offset).astype(np.uint32)
+    return (halves << 16).view(np.float32)
 
 
 def checkpoint_config(metadata, path):

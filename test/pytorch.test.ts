@@ -124,3 +124,29 @@ test('a layer-normalized checkpoint is refused with a clear message', (t) => {
   assert.match(r.stderr, /ln\.safetensors: a layer-normalized LSTM .*nn\.LSTM has no layer normalization/);
   assert.equal(r.stderr.trim().split('\n').length, 1, `one line, got: ${r.stderr}`);
 });
+
+test('float16 and bfloat16 exports score the same perplexity in PyTorch as in rlstm, close to the float32 model\'s', (t) => {
+  if (torchMissing) { t.skip(SKIP); return; }
+  const data = tinyCorpus();
+  const work = tempDir('rlstm-torch-');
+  rlstmOk(['train', '--data', data, ...SMALL, '--max-steps', '30', '--backend', 'js', '--save', 'A.safetensors', '--log', 'A.json'], work);
+  rlstmOk(['export', '--checkpoint', 'A.safetensors', '--dtype', 'f16', '--out', 'A.f16.safetensors'], work);
+  rlstmOk(['export', '--checkpoint', 'A.safetensors', '--dtype', 'bf16', '--out', 'A.bf16.safetensors'], work);
+  const score = (file: string): { ours: number; torch: number } => {
+    const ours = runJson(process.execPath, [RLSTM, 'eval', '--checkpoint', file, '--data', data, '--split', 'valid',
+      '--batch-size', '4', '--bptt', '5', '--json', '--backend', 'js'], work);
+    const torch = runJson(PYTHON, [CHECK, 'eval', file, data, '--split', 'valid', '--batch-size', '4', '--bptt', '5'], work);
+    assert.equal(ours.tokens, torch.tokens, `${file}: predicted tokens`);
+    return { ours: ours.perplexity, torch: torch.perplexity };
+  };
+  const full = score('A.safetensors');
+  for (const [file, tolerance] of [['A.f16.safetensors', 1e-3], ['A.bf16.safetensors', 1e-2]] as const) {
+    const half = score(file);
+    t.diagnostic(`${file}: rlstm ${half.ours}, PyTorch ${half.torch}; float32 model ${full.ours}`);
+    // the same float16 values in both, computed in float32: agreement at float32 rounding level
+    assert.ok(Math.abs(half.ours - half.torch) <= 1e-4 * half.torch, `${file}: rlstm ${half.ours} vs PyTorch ${half.torch}`);
+    // rounding the weights (relative error 2^-11 for float16, 2^-8 for bfloat16) barely moves the perplexity
+    assert.ok(Math.abs(half.ours - full.ours) <= tolerance * full.ours, `${file}: ${half.ours} vs float32 ${full.ours}`);
+    assert.notEqual(half.ours, full.ours, `${file}: the weights were rounded`);
+  }
+});

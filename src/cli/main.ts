@@ -8,6 +8,7 @@ import type { TrainCommandFlags } from './train.js';
 import type { PlotFlags } from './plot.js';
 import type { ReportFlags } from './report.js';
 import type { AblateFlags } from './ablate.js';
+import type { ExportFlags } from './export.js';
 
 /**
  * The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. Each
@@ -131,6 +132,13 @@ program.command('report')
   .option('--out <file.html>', 'the page to write (default RUN/report.html)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .action((runDir: string, flags: ReportFlags) => run(async () => (await import('./report.js')).reportCommand(runDir, flags)));
+
+program.command('export')
+  .description('a checkpoint\'s weights and model metadata (no training state) as float16, bfloat16 or float32')
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
+  .addOption(new Option('--dtype <type>', 'how to store the weights').choices(['f16', 'bf16', 'f32']).default('f16'))
+  .option('--out <file.safetensors>', 'the file to write (default CHECKPOINT.<dtype>.safetensors; an existing one is replaced atomically)')
+  .action((flags: ExportFlags) => run(async () => (await import('./export.js')).exportCommand(flags)));
 
 program.command('ablate')
   .description('dropout placements and a keep-probability sweep on one architecture, same budget each; resumable')

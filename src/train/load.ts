@@ -3,40 +3,53 @@ import { vocabularyFromWords, type CorpusSource, type Vocabulary } from '../data
 import { UserError } from '../errors.js';
 import { CONFIGS, type TrainConfig } from '../model/configs.js';
 import { createModel, tensorLayout, type Model, type TensorSpec } from '../model/params.js';
-import { flatParameters, loadParametersInto, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { flatParameters, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { bestModelPath, type ResumePoint, type TrainingState } from './trainer.js';
 
 function parseMetadata(checkpoint: Checkpoint, path: string): { config: TrainConfig; words: string[] } {
+  const invalid = (): UserError => new UserError(`--checkpoint ${path}: the metadata lacks a valid config or vocab; `
+    + 'pass a checkpoint written by \'rlstm train\'');
+  let config: TrainConfig, words: unknown;
   try {
-    const config = { ...CONFIGS.small, ...JSON.parse(checkpoint.metadata.config) } as TrainConfig;
-    const words = JSON.parse(checkpoint.metadata.vocab) as string[];
-    if (!Array.isArray(words) || words.length === 0) throw new Error('empty vocabulary');
-    return { config, words };
+    config = { ...CONFIGS.small, ...JSON.parse(checkpoint.metadata.config) } as TrainConfig;
+    words = JSON.parse(checkpoint.metadata.vocab);
   } catch {
-    throw new UserError(`--checkpoint ${path}: the metadata lacks a valid config or vocab; pass a checkpoint written by 'rlstm train'`);
+    throw invalid();
   }
+  if (!Array.isArray(words) || words.length === 0 || !words.every((w) => typeof w === 'string')) throw invalid();
+  // the architecture decides the tensors' layout, which is then checked against the file's tensors
+  const positive = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
+  if (!positive(config.hidden) || !positive(config.layers) || config.layers > checkpoint.tensors.size
+    || typeof config.layerNorm !== 'boolean') throw invalid();
+  return { config, words: words as string[] };
 }
 
 function layoutOf(config: TrainConfig, words: string[]): TensorSpec[] {
   return tensorLayout({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
 }
 
+/** The model a decoded checkpoint holds: every tensor checked against its configuration before any allocation. */
 function modelFor(config: TrainConfig, words: string[], checkpoint: Checkpoint, path: string): Model {
+  const params = flatParameters(checkpoint, layoutOf(config, words), path);
   const model = createModel({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
-  loadParametersInto(model, checkpoint, path);
+  model.params.set(params);
   return model;
 }
 
-/** Rebuilds a trained model from a checkpoint: its configuration, vocabulary and weights. */
-export function loadModelFromCheckpoint(path: string): {
-  model: Model; config: TrainConfig; vocab: Vocabulary; dataSource: CorpusSource | null;
+/** A model, its configuration and vocabulary, rebuilt from a decoded checkpoint (`path` names it in messages). */
+export function modelFromCheckpoint(checkpoint: Checkpoint, path: string): {
+  model: Model; config: TrainConfig; vocab: Vocabulary; dataSource: CorpusSource | null; dtype: Checkpoint['dtype'];
 } {
-  const checkpoint = readCheckpoint(path);
   const { config, words } = parseMetadata(checkpoint, path);
   return {
     model: modelFor(config, words, checkpoint, path), config, vocab: vocabularyFromWords(words),
-    dataSource: dataSourceOf(checkpoint),
+    dataSource: dataSourceOf(checkpoint), dtype: checkpoint.dtype,
   };
+}
+
+/** Rebuilds a trained model from a checkpoint file: its configuration, vocabulary and weights (any dtype, as float32). */
+export function loadModelFromCheckpoint(path: string): ReturnType<typeof modelFromCheckpoint> {
+  return modelFromCheckpoint(readCheckpoint(path), path);
 }
 
 function dataSourceOf(checkpoint: Checkpoint): CorpusSource | null {
@@ -53,6 +66,11 @@ export function loadResumePoint(path: string): {
   dataSource: CorpusSource | null; logPath: string | null; backend: string | null;
 } {
   const checkpoint = readCheckpoint(path);
+  if (checkpoint.dtype !== 'F32') {
+    const what = checkpoint.dtype === 'BF16' ? 'a bfloat16' : checkpoint.dtype === 'F16' ? 'a float16' : 'a reduced-precision';
+    throw new UserError(`--resume ${path}: ${what} file (rlstm export) holds no training state and has lost precision; `
+      + 'resume from the float32 checkpoint that training wrote');
+  }
   const { config, words } = parseMetadata(checkpoint, path);
   const { trainingState, hiddenState, corpus } = checkpoint.metadata;
   if (trainingState === undefined || hiddenState === undefined || corpus === undefined) {

@@ -1,0 +1,44 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { readCheckpoint, writeFileAtomic, type TensorDtype } from '../train/checkpoint.js';
+import { DTYPE_NAMES, exportCheckpoint } from '../train/export.js';
+import { checkWritable } from './train.js';
+
+export interface ExportFlags {
+  checkpoint: string;
+  dtype: string;
+  out?: string;
+}
+
+const DTYPES: Record<string, TensorDtype> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
+
+/** Whether two paths name the same file (through links too); false when either does not exist. */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  if (!existsSync(a) || !existsSync(b)) return false;
+  const x = statSync(a), y = statSync(b);
+  return x.dev === y.dev && x.ino === y.ino;
+}
+
+export async function exportCommand(flags: ExportFlags): Promise<void> {
+  const dtype = DTYPES[flags.dtype];
+  if (dtype === undefined) throw new UserError(`--dtype ${flags.dtype}: unknown; use f16, bf16 or f32`);
+  const out = flags.out ?? flags.checkpoint.replace(/(\.safetensors)?$/, `.${flags.dtype}.safetensors`);
+  if (sameFile(out, flags.checkpoint)) {
+    throw new UserError(`--out ${out}: the same file as --checkpoint; an export holds no training state, `
+      + 'so writing it there would lose the run\'s; choose another --out');
+  }
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UserError(`--out ${out}: a folder, not a file; name the file to write`);
+  checkWritable('--out', out);
+  const checkpoint = readCheckpoint(flags.checkpoint);
+  const result = exportCheckpoint(checkpoint, flags.checkpoint, dtype);
+  writeFileAtomic(out, result.pieces); // an existing file at --out is replaced whole, or not at all
+  const fileBefore = statSync(flags.checkpoint).size;
+  const fileAfter = result.pieces.reduce((s, p) => s + p.length, 0);
+  const n = (x: number): string => x.toLocaleString('en-US');
+  console.log(`exported ${flags.checkpoint} as ${DTYPE_NAMES[dtype]} to ${out}: ${result.tensors} tensors, `
+    + `${n(result.weights)} weights, ${n(result.bytesBefore)} -> ${n(result.bytesAfter)} bytes of weights `
+    + `(file ${n(fileBefore)} -> ${n(fileAfter)} bytes, training state dropped)`
+    + (dtype === 'F32' ? '' : `; largest rounding change of a weight ${result.largestChange.toExponential(2)}`));
+}
