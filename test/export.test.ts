@@ -44,7 +44,12 @@ test('export f16, bf16, f32: each weight rounded to nearest even, the model\'s m
     const exported = readCheckpoint(join(work, `m.${flag}.safetensors`)); // the checksum holds
     assert.equal(exported.dtype, dtype);
     assert.deepEqual(Object.keys(exported.metadata).sort(),
-      ['config', 'corpus', 'dataSource', 'dtype', 'exportedFrom', 'format', 'sha256', 'vocab']);
+      ['config', 'corpus', 'dataSource', 'dtype', 'exportedFrom', 'format', 'scores', 'sha256', 'vocab']);
+    const state = JSON.parse(source.metadata.trainingState);
+    assert.deepEqual(JSON.parse(exported.metadata.scores), {
+      epochs: 1, validPerplexity: state.epochs[0].validPerplexity, testPerplexity: state.test.perplexity,
+      testProtocol: { batchSize: 4, bptt: 5, tokens: state.test.tokens, complete: true },
+    }, 'what the run scored, from its training state');
     for (const key of ['config', 'vocab', 'corpus', 'dataSource']) assert.equal(exported.metadata[key], source.metadata[key], key);
     assert.equal(exported.metadata.dtype, dtype);
     const from = JSON.parse(exported.metadata.exportedFrom);
@@ -172,4 +177,20 @@ test('export replaces an existing --out whole; an export of an export keeps the 
   // float16 -> float32 is exact: the same values as the float16 file
   const half = readCheckpoint(join(work, 'old.safetensors'));
   for (const [name, t] of half.tensors) assert.deepEqual(again.tensors.get(name)!.data, t.data, name);
+});
+
+test('export --meta records strings in the metadata; keys rlstm writes itself, and malformed pairs, are refused', () => {
+  exportOk(['--out', 'meta.safetensors', '--meta', 'commit=abc123', '--meta', 'trainedBy=rlstm reproduce small', '--meta', 'empty=']);
+  const m = readCheckpoint(join(work, 'meta.safetensors')).metadata; // the checksum covers them
+  assert.equal(m.commit, 'abc123');
+  assert.equal(m.trainedBy, 'rlstm reproduce small');
+  assert.equal(m.empty, '');
+  for (const [pair, why] of [['sha256=0', /sha256 is written by rlstm itself/], ['scores=x', /scores is written by rlstm itself/],
+    ['novalue', /give KEY=VALUE/], ['=x', /give KEY=VALUE/]] as const) {
+    const r = rlstm(['export', '--checkpoint', 'm.safetensors', '--out', 'refused.safetensors', '--meta', pair], work);
+    assert.equal(r.status, 2, pair);
+    assert.match(r.stderr, why);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(existsSync(join(work, 'refused.safetensors')), false, 'nothing written');
+  }
 });

@@ -9,6 +9,21 @@ export interface ExportFlags {
   checkpoint: string;
   dtype: string;
   out?: string;
+  meta?: string[];
+}
+
+/** `--meta KEY=VALUE` pairs as metadata strings. */
+function parseMeta(pairs: string[]): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const key = at > 0 ? pair.slice(0, at) : '';
+    if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(key)) {
+      throw new UserError(`--meta ${pair}: give KEY=VALUE with a key of letters, digits, '_', '.' or '-', e.g. --meta commit=abc123`);
+    }
+    meta[key] = pair.slice(at + 1);
+  }
+  return meta;
 }
 
 const DTYPES: Record<string, TensorDtype> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
@@ -22,6 +37,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 export async function exportCommand(flags: ExportFlags): Promise<void> {
+  const extra = parseMeta(flags.meta ?? []);
   const dtype = DTYPES[flags.dtype];
   if (dtype === undefined) throw new UserError(`--dtype ${flags.dtype}: unknown; use f16, bf16 or f32`);
   const out = flags.out ?? flags.checkpoint.replace(/(\.safetensors)?$/, `.${flags.dtype}.safetensors`);
@@ -32,7 +48,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UserError(`--out ${out}: a folder, not a file; name the file to write`);
   checkWritable('--out', out);
   const checkpoint = readCheckpoint(flags.checkpoint);
-  const result = exportCheckpoint(checkpoint, flags.checkpoint, dtype);
+  const result = exportCheckpoint(checkpoint, flags.checkpoint, dtype, extra);
   writeFileAtomic(out, result.pieces); // an existing file at --out is replaced whole, or not at all
   const fileBefore = statSync(flags.checkpoint).size;
   const fileAfter = result.pieces.reduce((s, p) => s + p.length, 0);

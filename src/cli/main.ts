@@ -138,6 +138,8 @@ program.command('export')
   .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
   .addOption(new Option('--dtype <type>', 'how to store the weights').choices(['f16', 'bf16', 'f32']).default('f16'))
   .option('--out <file.safetensors>', 'the file to write (default CHECKPOINT.<dtype>.safetensors; an existing one is replaced atomically)')
+  .option('--meta <key=value>', 'also record this string in the metadata (repeatable), e.g. --meta commit=abc123',
+    (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
   .action((flags: ExportFlags) => run(async () => (await import('./export.js')).exportCommand(flags)));
 
 program.command('ablate')

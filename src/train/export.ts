@@ -30,7 +30,9 @@ export interface Export {
  * The model is rebuilt first, so that only a checkpoint that loads is exported; a weight beyond the
  * range of `dtype` is refused, naming its tensor.
  */
-export function exportCheckpoint(checkpoint: Checkpoint, source: string, dtype: TensorDtype): Export {
+export function exportCheckpoint(
+  checkpoint: Checkpoint, source: string, dtype: TensorDtype, extra: Record<string, string> = {},
+): Export {
   const { model } = modelFromCheckpoint(checkpoint, source);
   const stored: StoredTensor[] = [];
   let largestChange = 0;
@@ -44,7 +46,12 @@ export function exportCheckpoint(checkpoint: Checkpoint, source: string, dtype: 
     if (dtype !== 'F32') largestChange = Math.max(largestChange, largestRoundingChange(t.data, s));
     stored.push(s);
   }
-  const metadata = exportMetadata(checkpoint, source, dtype);
+  for (const key of Object.keys(extra)) {
+    if (RESERVED_METADATA.has(key)) {
+      throw new UserError(`--meta ${key}=...: ${key} is written by rlstm itself; choose another key`);
+    }
+  }
+  const metadata = { ...exportMetadata(checkpoint, source, dtype), ...extra };
   const pieces = storedPieces(stored, metadata);
   return {
     pieces, metadata, tensors: stored.length, weights: model.params.length,
@@ -62,8 +69,33 @@ function largestRoundingChange(original: Float32Array, stored: StoredTensor): nu
   return largest;
 }
 
+/** Keys that `--meta` may not set: the ones rlstm reads or writes itself. */
+const RESERVED_METADATA = new Set<string>([...EXPORTED_METADATA, 'dtype', 'exportedFrom', 'format', 'sha256',
+  'trainingState', 'hiddenState', 'logPath', 'backend', '__proto__']);
+
+/** What a finished (or stopped) run scored, from its training state: the `scores` an export records. */
+interface Scores {
+  epochs: number;
+  validPerplexity: number | null; // after the last completed epoch, training batch size
+  testPerplexity: number | null;
+  testProtocol: { batchSize: number; bptt: number; tokens: number; complete: boolean } | null;
+}
+
+function scoresOf(state: {
+  epochs?: { validPerplexity: number }[];
+  test?: { perplexity: number; batchSize: number; bptt: number; tokens: number; complete: boolean } | null;
+}): Scores {
+  const test = state.test ?? null;
+  return {
+    epochs: state.epochs?.length ?? 0,
+    validPerplexity: state.epochs?.at(-1)?.validPerplexity ?? null,
+    testPerplexity: test?.perplexity ?? null,
+    testProtocol: test ? { batchSize: test.batchSize, bptt: test.bptt, tokens: test.tokens, complete: test.complete } : null,
+  };
+}
+
 /**
- * The kept metadata (EXPORTED_METADATA), `dtype`, and `exportedFrom`: the source's file name and
+ * The kept metadata (EXPORTED_METADATA; `scores` from the training state when the source has none), `dtype`, and `exportedFrom`: the source's file name and
  * checksum, and where its run stood (step, why it stopped, the test perplexity if scored).
  */
 function exportMetadata(checkpoint: Checkpoint, source: string, dtype: TensorDtype): Record<string, string> {
@@ -77,6 +109,7 @@ function exportMetadata(checkpoint: Checkpoint, source: string, dtype: TensorDty
       origin.step = state.step ?? null;
       origin.stopReason = state.stopReason ?? null;
       origin.testPerplexity = state.test?.perplexity ?? null;
+      kept.scores ??= JSON.stringify(scoresOf(state as Parameters<typeof scoresOf>[0]));
     }
     if (from.exportedFrom !== undefined) origin.exportedFrom = JSON.parse(from.exportedFrom);
   } catch {
