@@ -66,7 +66,7 @@ program.command('train')
   .option('--log <file.json>', 'JSON log (default runs/<config>-<time>.json)')
   .option('--checkpoint-every <minutes>', 'also write the checkpoint every this many minutes')
   .option('--resume <checkpoint>', 'continue the run saved in this checkpoint (only --max-steps, --time-budget, --backend, --data... may be given)')
-  .action((flags: TrainCommandFlags) => run(async () => (await import('./train.js')).trainCommand(flags)));
+  .action((flags: TrainCommandFlags) => run(async () => { await (await import('./train.js')).trainCommand(flags); }));
 
 program.command('eval')
   .description('perplexity of a checkpoint on a split')

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { corpusFingerprint, loadCorpusFrom, type CorpusSource } from '../data/corpus.js';
@@ -6,7 +7,7 @@ import { UserError } from '../errors.js';
 import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadResumePoint } from '../train/load.js';
-import { trainModel, type ResumePoint, type TrainingState } from '../train/trainer.js';
+import { trainModel, type ResumePoint, type StopReason, type TrainingState } from '../train/trainer.js';
 import { parseBackend, parseNonNegativeInt, parsePositive, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
 
 export interface TrainCommandFlags extends TrainFlags {
@@ -70,7 +71,15 @@ export interface TrainHooks {
   resumeCommand?: string;
 }
 
-export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks = {}): Promise<void> {
+/**
+ * The signals that stop a run the way Ctrl-C does: the run saves a checkpoint, says how to resume and
+ * exits with status 128 + the signal's number (SIGINT 130, SIGTERM 143, SIGHUP 129); a second one exits
+ * at once. With the words that begin the message.
+ */
+const STOP_SIGNALS: Record<string, string> = { SIGINT: 'interrupted', SIGTERM: 'terminated (SIGTERM)', SIGHUP: 'hung up (SIGHUP)' };
+
+/** Trains (or resumes) one run; returns why it stopped ('interrupted' after a stop signal). */
+export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks = {}): Promise<StopReason> {
   let config: TrainConfig;
   let resume: ResumePoint | null = null;
   let source: CorpusSource;
@@ -138,17 +147,19 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     hideCursor: true, clearOnComplete: true, etaBuffer: 50, barsize: 24,
   }, cliProgress.Presets.shades_classic);
 
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) process.exit(130); // a second Ctrl-C: stop at once (the last checkpoint is intact)
-    interrupted = true;
+  let stopSignal: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // a second signal: stop at once (the last checkpoint is intact; a file is never left half-written,
+    // since this runs between the trainer's synchronous steps, never inside a write)
+    if (stopSignal !== null) process.exit(128 + osConstants.signals[signal]);
+    stopSignal = signal;
   };
-  process.on('SIGINT', onSigint);
+  for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, onSignal);
   const result = await trainModel({
     backend, corpus, corpusFingerprint: fingerprint, config, savePath, logPath, resume,
     checkpointEveryMinutes: checkpointEvery, budgetEvalTokens: BUDGET_EVAL_TOKENS,
     dataSource: source,
-    shouldStop: () => interrupted,
+    shouldStop: () => stopSignal !== null,
     callbacks: {
       onEpochStart: (epoch, lr, windows, first) => bar.start(windows, first, { epoch, speed: '-', ppl: '-', lr: lr.toPrecision(3) }),
       onStep: (p) => bar.update(p.window, {
@@ -165,11 +176,12 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     },
   });
   bar.stop();
-  process.off('SIGINT', onSigint);
-  if (result.stopReason === 'interrupted') {
-    console.log(`interrupted at step ${result.state.step}: saved ${savePath}; resume with: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
-    process.exitCode = 130;
-    return;
+  for (const signal of Object.keys(STOP_SIGNALS)) process.off(signal, onSignal);
+  if (result.stopReason === 'interrupted' && stopSignal !== null) {
+    console.log(`${STOP_SIGNALS[stopSignal]} at step ${result.state.step}: saved ${savePath}; `
+      + `resume with: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
+    process.exitCode = 128 + osConstants.signals[stopSignal as NodeJS.Signals];
+    return result.stopReason;
   }
   const { test, epochs, partial } = result.state;
   if (test !== null) {
@@ -180,5 +192,6 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   if (last !== undefined) console.log(`validation perplexity ${last.validPerplexity.toFixed(2)}`);
   if (!result.state.finished) console.log(`to continue this run: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
   console.log(`log: ${logPath}  checkpoint: ${savePath}  (${result.wallSeconds.toFixed(0)} s)`);
+  return result.stopReason;
 }
 
