@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { UserError } from '../errors.js';
+import { failureLine } from './failure.js';
 import type { EvalCommandFlags } from './eval.js';
 import type { GenerateCommandFlags } from './generate.js';
 import type { ReproduceFlags } from './reproduce.js';
@@ -18,11 +18,10 @@ import type { AblateFlags } from './ablate.js';
 
 function run(action: () => Promise<void>): Promise<void> {
   return action().catch((err: unknown) => {
-    if (err instanceof UserError) {
-      console.error(`rlstm: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
+    const failure = failureLine(err);
+    if (failure === null) throw err;
+    console.error(failure.line);
+    process.exit(failure.status);
   });
 }
 
