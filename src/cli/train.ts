@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadResumePoint } from '../train/load.js';
+import { checkMemory, estimateTrainingBytes, type MemoryEstimate } from '../train/memory.js';
 import { trainModel, type ResumePoint, type StopReason, type TrainingState } from '../train/trainer.js';
 import { parseBackend, parseNonNegativeInt, parsePositive, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
 
@@ -86,6 +87,7 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   let expectedFingerprint: string | null = null;
   let resumeLog: string | null = null;
   let resumeBackend: string | null = null;
+  let resumeVocabSize = 0;
   if (flags.resume !== undefined) {
     const given = Object.keys(flags).filter((k) => !RESUMABLE_FLAGS.includes(k) && flags[k as keyof TrainCommandFlags] !== undefined);
     if (given.length > 0) {
@@ -103,11 +105,17 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     source = corpusSource(flags, point.dataSource ?? { dir: DEFAULT_DATA });
     resumeLog = point.logPath;
     resumeBackend = point.backend;
+    resumeVocabSize = point.vocab.words.length;
   } else {
     config = resolveTrainConfig(flags);
     source = corpusSource(flags, { dir: DEFAULT_DATA });
   }
   const checkpointEvery = flags.checkpointEvery === undefined ? null : parsePositive('--checkpoint-every', flags.checkpointEvery);
+  // Memory, before anything large is allocated: first with the smallest vocabulary the corpus could give
+  // (refuses an impossible --hidden at once), then with the corpus read.
+  const memoryNeeded = (vocabSize: number, tokens = { train: 0, valid: 0, test: 0 }): MemoryEstimate => estimateTrainingBytes(
+    { vocabSize, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm }, config, tokens, resume !== null);
+  checkMemory(memoryNeeded(resume !== null ? resumeVocabSize : 2), 'this run');
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line), { hidden: config.hidden });
   if (resumeBackend !== null && resumeBackend !== backend.name) {
     console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
@@ -131,6 +139,8 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   checkWritable('--save', savePath);
 
   const corpus = loadCorpusFrom(source, { level: config.level, vocabSize: config.vocabSize, vocab: undefined });
+  checkMemory(memoryNeeded(corpus.vocab.words.length,
+    { train: corpus.train.length, valid: corpus.valid.length, test: corpus.test.length }), 'this run');
   const fingerprint = corpusFingerprint(corpus);
   if (expectedFingerprint !== null && fingerprint !== expectedFingerprint) {
     throw new UserError(`--resume ${flags.resume}: the corpus differs from the one this run was trained on; `
