@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeSafetensors, readCheckpoint } from '../src/train/checkpoint.js';
@@ -61,29 +61,73 @@ test('resume is exact: N steps, stop, resume to 2N equals 2N in one go (weights 
   assert.match(again.stdout, /already complete/);
 });
 
-test('Ctrl-C saves a checkpoint, says how to resume, and the resumed run equals an uninterrupted one', async () => {
+/**
+ * Starts `rlstm ARGS` in `cwd` and sends it `signals` (one after the other, at once) `delayMs` after
+ * training began (its first line, printed once the corpus is loaded); its exit status and output.
+ */
+async function signalled(args: string[], cwd: string, signals: NodeJS.Signals[], delayMs = 300): Promise<{ status: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [RLSTM, ...args], { cwd });
+  let stdout = '';
+  const started = new Promise<void>((r) => child.stdout.on('data', (d) => { stdout += d; if (stdout.includes('rlstm train:')) r(); }));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code))); // listening before the signal
+  await started;
+  await new Promise((r) => setTimeout(r, delayMs));
+  for (const signal of signals) child.kill(signal);
+  return { status: await exited, stdout };
+}
+
+test('Ctrl-C, SIGTERM and SIGHUP save a checkpoint, say how to resume, and the resumed run equals an uninterrupted one', async () => {
   const data = tinyCorpus();
   const work = tempDir();
-  // enough epochs that the run is still training when the signal comes (6 take ~4 s on the js backend)
-  const args = ['train', '--data', data, ...TINY, '--epochs', '6', '--save', 'int.safetensors', '--log', 'int.json'];
-  const child = spawn(process.execPath, [RLSTM, ...args], { cwd: work });
-  let stdout = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code))); // listening before the signal
-  await new Promise((r) => setTimeout(r, 1500)); // somewhere in epoch 1 or 2 (loading takes a moment)
-  child.kill('SIGINT');
-  const status = await exited;
-  assert.equal(status, 130, stdout);
-  assert.match(stdout, /interrupted at step \d+: saved int.safetensors; resume with: rlstm train --resume int.safetensors/);
-  const step = Number(/interrupted at step (\d+)/.exec(stdout)![1]);
-  assert.ok(step > 0 && step < 6 * 209, `interrupted at step ${step}`);
-  const resumed = rlstm(['train', '--resume', 'int.safetensors', '--backend', 'js'], work);
-  assert.equal(resumed.status, 0, resumed.stderr);
-  const plain = rlstm(['train', '--data', data, ...TINY, '--epochs', '6', '--save', 'plain.safetensors', '--log', 'plain.json'], work);
+  // enough epochs that the run is still training when the signal comes (3 take ~2 s on the js backend)
+  const train = ['train', '--data', data, ...TINY, '--epochs', '3'];
+  const plain = rlstm([...train, '--save', 'plain.safetensors', '--log', 'plain.json'], work);
   assert.equal(plain.status, 0, plain.stderr);
-  const x = tensorsOf(join(work, 'int.safetensors')), y = tensorsOf(join(work, 'plain.safetensors'));
-  for (const [name, data] of y) assert.deepEqual(x.get(name), data, `${name} differs`);
-  assert.deepEqual(logFacts(join(work, 'int.json')), logFacts(join(work, 'plain.json')));
+  const y = tensorsOf(join(work, 'plain.safetensors'));
+  for (const [signal, status, words] of [['SIGINT', 130, 'interrupted'], ['SIGTERM', 143, 'terminated \\(SIGTERM\\)'],
+    ['SIGHUP', 129, 'hung up \\(SIGHUP\\)']] as const) {
+    const name = signal.toLowerCase();
+    const { status: got, stdout } = await signalled([...train, '--save', `${name}.safetensors`, '--log', `${name}.json`], work, [signal]);
+    assert.equal(got, status, `${signal}: ${stdout}`);
+    assert.match(stdout, new RegExp(`${words} at step \\d+: saved ${name}.safetensors; resume with: rlstm train --resume ${name}.safetensors`));
+    const step = Number(/ at step (\d+)/.exec(stdout)![1]);
+    assert.ok(step > 0 && step < 3 * 209, `${signal}: stopped at step ${step}`);
+    assert.equal(JSON.parse(readCheckpoint(join(work, `${name}.safetensors`)).metadata.trainingState).step, step);
+    const resumed = rlstm(['train', '--resume', `${name}.safetensors`, '--backend', 'js'], work);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const x = tensorsOf(join(work, `${name}.safetensors`));
+    for (const [tensor, values] of y) assert.deepEqual(x.get(tensor), values, `${signal}: ${tensor} differs`);
+    assert.deepEqual(logFacts(join(work, `${name}.json`)), logFacts(join(work, 'plain.json')), signal);
+  }
+  assert.deepEqual(readdirSync(work).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left');
+});
+
+test('a second signal exits at once, with its own status, leaving the last checkpoint loadable', async () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const args = ['train', '--data', data, ...TINY, '--epochs', '6', '--checkpoint-every', '0.001', '--save', 's.safetensors', '--log', 's.json'];
+  const { status, stdout } = await signalled(args, work, ['SIGTERM', 'SIGHUP']);
+  // the status of the second signal handled (Linux delivers pending signals lowest number first: SIGHUP, then SIGTERM)
+  assert.ok(status === 143 || status === 129, `status ${status}: ${stdout}`);
+  assert.doesNotMatch(stdout, /saved/);
+  if (existsSync(join(work, 's.safetensors'))) readCheckpoint(join(work, 's.safetensors')); // throws on a torn file
+  assert.deepEqual(readdirSync(work).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('reproduce and ablate stop on SIGTERM like train: checkpoint saved, their own resume command, status 143', async () => {
+  const work = tempDir();
+  const r = await signalled(['reproduce', 'small', '--out', 'out', '--checkpoint', 'c.safetensors', '--backend', 'js'], work, ['SIGTERM'], 1000);
+  assert.equal(r.status, 143, r.stdout);
+  assert.match(r.stdout, /terminated \(SIGTERM\) at step \d+: saved c.safetensors; resume with: rlstm reproduce small --resume --checkpoint c.safetensors --out out/);
+  assert.equal(JSON.parse(readFileSync(join(work, 'out', 'summary.json'), 'utf8')).complete, false);
+  assert.ok(JSON.parse(readCheckpoint(join(work, 'c.safetensors')).metadata.trainingState).step > 0);
+
+  const data = tinyCorpus();
+  const a = await signalled(['ablate', '--data', data, '--hidden', '16', '--train-tokens', '3000', '--epochs', '100',
+    '--out', 'ablation', '--runs', 'runs', '--backend', 'js'], work, ['SIGTERM']);
+  assert.equal(a.status, 143, a.stdout);
+  assert.match(a.stdout, /terminated \(SIGTERM\) at step \d+: saved runs\/[\w.-]+\.safetensors; resume with: rlstm ablate \(the same flags\)/);
+  assert.equal(a.stdout.match(/placement \w+, keep probability/g)?.length, 1, 'the ablation stops with the run the signal stopped');
 });
 
 test('SIGKILL at any moment leaves the last complete checkpoint loadable', async () => {

@@ -135,13 +135,13 @@ export async function ablateCommand(flags: AblateFlags): Promise<void> {
         timeBudget: settings.minutesPerRun !== null ? String(settings.minutesPerRun) : undefined,
       };
       const resuming = existsSync(save) && before !== null;
-      await trainCommand(resuming ? { ...session, resume: save } : {
+      const stopped = await trainCommand(resuming ? { ...session, resume: save } : {
         ...session, config: 'small', train: trainPath, valid: splits.valid, test: splits.test,
         hidden: String(settings.hidden), layers: String(settings.layers), epochs: String(settings.epochs),
         maxEpoch: String(settings.maxEpoch), decay: String(settings.decay), seed: String(settings.seed),
         dropoutPlacement: run.placement, keepProb: String(run.keepProb), testBatchSize: '20',
       }, { resumeCommand: 'rlstm ablate (the same flags)' });
-      if (process.exitCode === 130) return; // interrupted: the run saved its checkpoint and said how to go on
+      if (stopped === 'interrupted') return; // by a signal: the run saved its checkpoint and said how to go on
     }
     const after = readLog(log);
     if (after !== null) results.push(runResult(run, after));

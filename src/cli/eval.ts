@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import { evaluate } from '../train/evaluate.js';
+import { checkCheckpointFits, checkMemory, estimateEvaluationBytes } from '../train/memory.js';
 import { parseBackend, parsePositiveInt } from './options.js';
 import { corpusSource, DEFAULT_DATA } from './train.js';
 
@@ -24,9 +25,11 @@ export async function evalCommand(flags: EvalCommandFlags): Promise<void> {
     throw new UserError(`--split ${flags.split}: unknown split; use valid or test`);
   }
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+  checkCheckpointFits(flags.checkpoint);
   const { model, config, vocab, dataSource } = loadModelFromCheckpoint(flags.checkpoint);
   const B = flags.batchSize === undefined ? config.batchSize : parsePositiveInt('--batch-size', flags.batchSize);
   const T = flags.bptt === undefined ? config.bptt : parsePositiveInt('--bptt', flags.bptt);
+  checkMemory(estimateEvaluationBytes(model.config, B, T), 'this evaluation');
   // the corpus given, else the one the model was trained on, else the bundled PTB
   const source = corpusSource(flags, dataSource ?? { dir: DEFAULT_DATA });
   const corpus = loadCorpusFrom(source, { level: config.level ?? 'word', vocabSize: null, vocab });

@@ -2,6 +2,7 @@ import { selectBackend } from '../kernels/select.js';
 import { UserError } from '../errors.js';
 import { encodePrompt, formatTokens, generateTokens, promptTokens } from '../model/generate.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
+import { checkCheckpointFits } from '../train/memory.js';
 import { parseBackend, parseNonNegativeInt, parseNumber, parsePositiveInt } from './options.js';
 
 export interface GenerateCommandFlags {
@@ -25,6 +26,7 @@ export async function generateCommand(flags: GenerateCommandFlags): Promise<void
   const seed = flags.seed === undefined ? DEFAULT_SEED : parseNonNegativeInt('--seed', flags.seed);
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
 
+  checkCheckpointFits(flags.checkpoint);
   const { model, config, vocab } = loadModelFromCheckpoint(flags.checkpoint);
   const level = config.level ?? 'word'; // checkpoints written before character models have no level
   const prompt = promptTokens(flags.prompt ?? '', level);

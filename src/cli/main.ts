@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { UserError } from '../errors.js';
+import { failureLine } from './failure.js';
 import type { EvalCommandFlags } from './eval.js';
 import type { GenerateCommandFlags } from './generate.js';
 import type { ReproduceFlags } from './reproduce.js';
@@ -19,11 +19,10 @@ import type { ExportFlags } from './export.js';
 
 function run(action: () => Promise<void>): Promise<void> {
   return action().catch((err: unknown) => {
-    if (err instanceof UserError) {
-      console.error(`rlstm: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
+    const failure = failureLine(err);
+    if (failure === null) throw err;
+    console.error(failure.line);
+    process.exit(failure.status);
   });
 }
 
@@ -67,7 +66,7 @@ program.command('train')
   .option('--log <file.json>', 'JSON log (default runs/<config>-<time>.json)')
   .option('--checkpoint-every <minutes>', 'also write the checkpoint every this many minutes')
   .option('--resume <checkpoint>', 'continue the run saved in this checkpoint (only --max-steps, --time-budget, --backend, --data... may be given)')
-  .action((flags: TrainCommandFlags) => run(async () => (await import('./train.js')).trainCommand(flags)));
+  .action((flags: TrainCommandFlags) => run(async () => { await (await import('./train.js')).trainCommand(flags); }));
 
 program.command('eval')
   .description('perplexity of a checkpoint on a split')

@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
+import { checkCheckpointFits } from '../train/memory.js';
 import type { EpochMetrics } from '../train/trainer.js';
 import { learningCurvesSvg, type CurveSeries } from '../viz/curves.js';
 import { weightHistogramsSvg } from '../viz/weights.js';
@@ -44,6 +45,7 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
     if (logs.length > 0) throw new UserError('give either logs (learning curves) or --weights CKPT (histograms), not both');
     const out = flags.out ?? flags.weights.replace(/\.safetensors$/, '') + '.weights.svg';
     checkWritable('--out', out);
+    checkCheckpointFits(flags.weights);
     const { model, config } = loadModelFromCheckpoint(flags.weights);
     const svg = await weightHistogramsSvg(model,
       `Parameters of ${basename(flags.weights)} (${config.layers}×${config.hidden} LSTM, vocabulary ${model.config.vocabSize})`);

@@ -5,6 +5,7 @@ import { selectBackend } from '../kernels/select.js';
 import { formatTokens, generateTokens } from '../model/generate.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
+import { checkCheckpointFits } from '../train/memory.js';
 import { learningCurvesSvg } from '../viz/curves.js';
 import { reportHtml } from '../viz/report.js';
 import { weightHistogramsSvg } from '../viz/weights.js';
@@ -49,6 +50,7 @@ export async function reportCommand(runDir: string, flags: ReportFlags): Promise
   const out = flags.out ?? join(statSync(runDir).isDirectory() ? runDir : dirname(runDir), 'report.html');
   checkWritable('--out', out);
 
+  checkCheckpointFits(checkpoint);
   const { model, config, vocab } = loadModelFromCheckpoint(checkpoint);
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
   const ids = generateTokens(backend, model, vocab, { count: SAMPLE_WORDS, temperature: 1, seed: SAMPLE_SEED, prompt: [] });

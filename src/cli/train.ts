@@ -1,4 +1,5 @@
 import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { corpusFingerprint, loadCorpusFrom, type CorpusSource } from '../data/corpus.js';
@@ -6,7 +7,8 @@ import { UserError } from '../errors.js';
 import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadResumePoint } from '../train/load.js';
-import { trainModel, type ResumePoint, type TrainingState } from '../train/trainer.js';
+import { checkMemory, estimateTrainingBytes, type MemoryEstimate } from '../train/memory.js';
+import { trainModel, type ResumePoint, type StopReason, type TrainingState } from '../train/trainer.js';
 import { parseBackend, parseNonNegativeInt, parsePositive, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
 
 export interface TrainCommandFlags extends TrainFlags {
@@ -70,13 +72,22 @@ export interface TrainHooks {
   resumeCommand?: string;
 }
 
-export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks = {}): Promise<void> {
+/**
+ * The signals that stop a run the way Ctrl-C does: the run saves a checkpoint, says how to resume and
+ * exits with status 128 + the signal's number (SIGINT 130, SIGTERM 143, SIGHUP 129); a second one exits
+ * at once. With the words that begin the message.
+ */
+const STOP_SIGNALS: Record<string, string> = { SIGINT: 'interrupted', SIGTERM: 'terminated (SIGTERM)', SIGHUP: 'hung up (SIGHUP)' };
+
+/** Trains (or resumes) one run; returns why it stopped ('interrupted' after a stop signal). */
+export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks = {}): Promise<StopReason> {
   let config: TrainConfig;
   let resume: ResumePoint | null = null;
   let source: CorpusSource;
   let expectedFingerprint: string | null = null;
   let resumeLog: string | null = null;
   let resumeBackend: string | null = null;
+  let resumeVocabSize = 0;
   if (flags.resume !== undefined) {
     const given = Object.keys(flags).filter((k) => !RESUMABLE_FLAGS.includes(k) && flags[k as keyof TrainCommandFlags] !== undefined);
     if (given.length > 0) {
@@ -94,11 +105,17 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     source = corpusSource(flags, point.dataSource ?? { dir: DEFAULT_DATA });
     resumeLog = point.logPath;
     resumeBackend = point.backend;
+    resumeVocabSize = point.vocab.words.length;
   } else {
     config = resolveTrainConfig(flags);
     source = corpusSource(flags, { dir: DEFAULT_DATA });
   }
   const checkpointEvery = flags.checkpointEvery === undefined ? null : parsePositive('--checkpoint-every', flags.checkpointEvery);
+  // Memory, before anything large is allocated: first with the smallest vocabulary the corpus could give
+  // (refuses an impossible --hidden at once), then with the corpus read.
+  const memoryNeeded = (vocabSize: number, tokens = { train: 0, valid: 0, test: 0 }): MemoryEstimate => estimateTrainingBytes(
+    { vocabSize, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm }, config, tokens, resume !== null);
+  checkMemory(memoryNeeded(resume !== null ? resumeVocabSize : 2), 'this run');
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line), { hidden: config.hidden });
   if (resumeBackend !== null && resumeBackend !== backend.name) {
     console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
@@ -122,6 +139,8 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   checkWritable('--save', savePath);
 
   const corpus = loadCorpusFrom(source, { level: config.level, vocabSize: config.vocabSize, vocab: undefined });
+  checkMemory(memoryNeeded(corpus.vocab.words.length,
+    { train: corpus.train.length, valid: corpus.valid.length, test: corpus.test.length }), 'this run');
   const fingerprint = corpusFingerprint(corpus);
   if (expectedFingerprint !== null && fingerprint !== expectedFingerprint) {
     throw new UserError(`--resume ${flags.resume}: the corpus differs from the one this run was trained on; `
@@ -138,17 +157,19 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     hideCursor: true, clearOnComplete: true, etaBuffer: 50, barsize: 24,
   }, cliProgress.Presets.shades_classic);
 
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) process.exit(130); // a second Ctrl-C: stop at once (the last checkpoint is intact)
-    interrupted = true;
+  let stopSignal: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // a second signal: stop at once (the last checkpoint is intact; a file is never left half-written,
+    // since this runs between the trainer's synchronous steps, never inside a write)
+    if (stopSignal !== null) process.exit(128 + osConstants.signals[signal]);
+    stopSignal = signal;
   };
-  process.on('SIGINT', onSigint);
+  for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, onSignal);
   const result = await trainModel({
     backend, corpus, corpusFingerprint: fingerprint, config, savePath, logPath, resume,
     checkpointEveryMinutes: checkpointEvery, budgetEvalTokens: BUDGET_EVAL_TOKENS,
     dataSource: source,
-    shouldStop: () => interrupted,
+    shouldStop: () => stopSignal !== null,
     callbacks: {
       onEpochStart: (epoch, lr, windows, first) => bar.start(windows, first, { epoch, speed: '-', ppl: '-', lr: lr.toPrecision(3) }),
       onStep: (p) => bar.update(p.window, {
@@ -165,11 +186,12 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     },
   });
   bar.stop();
-  process.off('SIGINT', onSigint);
-  if (result.stopReason === 'interrupted') {
-    console.log(`interrupted at step ${result.state.step}: saved ${savePath}; resume with: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
-    process.exitCode = 130;
-    return;
+  for (const signal of Object.keys(STOP_SIGNALS)) process.off(signal, onSignal);
+  if (result.stopReason === 'interrupted' && stopSignal !== null) {
+    console.log(`${STOP_SIGNALS[stopSignal]} at step ${result.state.step}: saved ${savePath}; `
+      + `resume with: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
+    process.exitCode = 128 + osConstants.signals[stopSignal as NodeJS.Signals];
+    return result.stopReason;
   }
   const { test, epochs, partial } = result.state;
   if (test !== null) {
@@ -180,5 +202,6 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   if (last !== undefined) console.log(`validation perplexity ${last.validPerplexity.toFixed(2)}`);
   if (!result.state.finished) console.log(`to continue this run: ${hooks.resumeCommand ?? `rlstm train --resume ${savePath}`}`);
   console.log(`log: ${logPath}  checkpoint: ${savePath}  (${result.wallSeconds.toFixed(0)} s)`);
+  return result.stopReason;
 }
 

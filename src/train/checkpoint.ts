@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { UserError } from '../errors.js';
+import { UserError, WriteError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/params.js';
 import { decodeHalves, encodeHalves } from '../util/float16.js';
 
@@ -44,27 +44,64 @@ export interface StoredTensor {
 
 export const CHECKPOINT_FORMAT = 'regularized-lstm/1';
 
+/** The errors a write can meet, in words, and what to do about each (WriteError's reason and hint). */
+const WRITE_FAILURES: Record<string, [string, string]> = {
+  ENOSPC: ['no space left on the device', 'free some space, or write it elsewhere'],
+  EDQUOT: ['disk quota exceeded', 'free some space, or write it elsewhere'],
+  EFBIG: ['the file is too large for this file system', 'write it elsewhere'],
+  EROFS: ['the file system is read-only', 'write it elsewhere'],
+  EIO: ['input/output error: the disk may be failing', 'write it elsewhere'],
+  EACCES: ['permission denied', 'write it elsewhere'],
+  EPERM: ['operation not permitted', 'write it elsewhere'],
+  ENOENT: ['the folder does not exist', 'create it, or write elsewhere'],
+  ENOTDIR: ['a part of the path is not a folder', 'write elsewhere'],
+  EISDIR: ['a folder of that name is in the way', 'remove it, or write elsewhere'],
+  ENOTEMPTY: ['a folder of that name is in the way', 'remove it, or write elsewhere'],
+};
+
+/**
+ * Test hook, read only here: RLSTM_FAIL_WRITES=CODE:TEXT[:SKIP] makes every write of a path containing
+ * TEXT fail with the error CODE (ENOSPC, EIO, ...) after its first piece, once the first SKIP such writes
+ * (default 0) have succeeded: a disk that fills up, seen from this process.
+ */
+let injectedWritesSeen = 0;
+function injectedWriteFailure(path: string): Error | null {
+  const spec = /^([A-Z]+):(.*?)(?::(\d+))?$/.exec(process.env.RLSTM_FAIL_WRITES ?? '');
+  if (spec === null || !path.includes(spec[2])) return null;
+  if (injectedWritesSeen++ < Number(spec[3] ?? 0)) return null;
+  return Object.assign(new Error(`${spec[1]}: injected by RLSTM_FAIL_WRITES`), { code: spec[1] });
+}
+
 /**
  * Writes `path` atomically: the bytes (or the pieces, one after the other) go to a temporary file that is
- * flushed, then renamed over `path`.
+ * flushed, then renamed over `path`. Any failure (open, write, flush, close, rename) removes the
+ * temporary file, leaves `path` as it was, and throws a WriteError naming the file and the error.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string | Uint8Array[]): void {
   const tmp = `${path}.tmp`; // a fixed name: a save after a crash replaces the stale one
-  const fd = openSync(tmp, 'w');
+  const injected = injectedWriteFailure(path);
+  let fd: number | null = null;
   try {
+    fd = openSync(tmp, 'w');
     const pieces = typeof bytes === 'string' ? [Buffer.from(bytes, 'utf8')] : Array.isArray(bytes) ? bytes : [bytes];
     for (const piece of pieces) {
       let written = 0;
       while (written < piece.length) written += writeSync(fd, piece, written, piece.length - written);
+      if (injected !== null) throw injected; // after a first piece: the temporary file is there, partly written
     }
     fsyncSync(fd);
+    const open = fd;
+    fd = null;
+    closeSync(open); // can fail too (EIO, or a network file system's deferred ENOSPC)
+    renameSync(tmp, path);
   } catch (err) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw err;
+    if (fd !== null) try { closeSync(fd); } catch { /* the write error is the one to report */ }
+    try { unlinkSync(tmp); } catch { /* never created, or already gone */ }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw err; // not a file-system error: a bug, shown as one
+    const [reason, hint] = WRITE_FAILURES[code] ?? [(err as Error).message.replace(/^[A-Z]+: /, ''), 'write it elsewhere'];
+    throw new WriteError(`${path}: cannot write (${code}: ${reason}); ${hint}`, path, `${code}: ${reason}`, hint);
   }
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
 /** SHA-256 over the tensor bytes (the data section, or its pieces in order) and the metadata (keys sorted), hex. */

@@ -6,7 +6,7 @@ import {
 } from '../model/lm.js';
 import { createModel, initializeParameters, type Model } from '../model/params.js';
 import { createRng } from '../util/rng.js';
-import { UserError } from '../errors.js';
+import { UserError, WriteError } from '../errors.js';
 import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { createEarlyStopping, earlyStoppingUpdate, restoreBest, type EarlyStopping } from './early-stopping.js';
 import { evaluate, type Evaluation } from './evaluate.js';
@@ -182,14 +182,26 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     checkpoint: run.savePath,
   };
   const elapsed = (): number => (performance.now() - started) / 1000;
+  let lastCheckpoint: { path: string; step: number } | null = run.resume ? { path: run.resume.from, step: state.step } : null;
+  /** A file the run cannot write (disk full, failing disk) stops it, naming the last good checkpoint, as divergence does. */
+  const unwritable = (what: string, err: unknown): unknown => {
+    if (!(err instanceof WriteError)) return err;
+    const hint = err.hint.replace(', or write it elsewhere', '');
+    return new WriteError(`could not write the ${what} ${err.path} (${err.reason}); training stopped at step ${state.step}; `
+      + (lastCheckpoint !== null
+        ? `the last good checkpoint is ${lastCheckpoint.path} (step ${lastCheckpoint.step}); ${hint}, then resume from it`
+        : `no checkpoint was written yet; ${hint}, then train again`), err.path, err.reason, err.hint);
+  };
+  const writeOrStop = (what: string, write: () => void): void => {
+    try { write(); } catch (err) { throw unwritable(what, err); }
+  };
   const writeLog = (): void => {
     if (run.logPath === null) return;
     log.epochs = state.epochs; log.partial = state.partial; log.test = state.test; log.stopReason = state.stopReason;
     log.steps = state.step; log.bestEpoch = state.early.bestEpoch;
     log.wallSeconds = sessionTrainSecondsAtStart + elapsed();
-    writeFileAtomic(run.logPath, JSON.stringify(log, null, 2) + '\n');
+    writeOrStop('log', () => writeFileAtomic(run.logPath!, JSON.stringify(log, null, 2) + '\n'));
   };
-  let lastCheckpoint: { path: string; step: number } | null = run.resume ? { path: run.resume.from, step: state.step } : null;
   let lastSaveTime = performance.now();
   const syncEarly = (): void => {
     state.early = { best: Number.isFinite(early.best) ? early.best : null, bestEpoch: early.bestEpoch, epochsSinceBest: early.epochsSinceBest };
@@ -199,20 +211,24 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     state.rng = Array.from(rng.state);
     syncEarly();
     state.trainSeconds = sessionTrainSecondsAtStart + elapsed();
-    saveCheckpoint(run.savePath, model, {
+    writeOrStop('checkpoint', () => saveCheckpoint(run.savePath!, model, {
       ...metadata,
       trainingState: JSON.stringify(state),
       hiddenState: Buffer.from(hiddenState(ws).buffer).toString('base64'),
-    });
+    }));
     lastCheckpoint = { path: run.savePath, step: state.step };
     lastSaveTime = performance.now();
   };
   const result = (stopReason: StopReason): TrainResult => ({ model, state, stopReason, wallSeconds: elapsed() });
+  /** The caller's files (reproduce's summary and curves) stop the run the same way when they cannot be written. */
+  const progressSaved = async (): Promise<void> => {
+    try { await run.callbacks?.onProgressSaved?.(state); } catch (err) { throw unwritable('results file', err); }
+  };
 
   if (state.finished) {
     say(`the run in ${run.resume?.from} is already complete (${state.stopReason}); nothing to do`);
     writeLog();
-    await run.callbacks?.onProgressSaved?.(state);
+    await progressSaved();
     return result(state.stopReason ?? 'completed');
   }
   if (config.maxSteps === 0 && state.step === 0) {
@@ -294,19 +310,20 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
         + `(best ${early.best.toFixed(2)} at epoch ${early.bestEpoch})`);
     }
     if (early.bestEpoch === epoch && early.patience > 0 && run.savePath !== null) {
-      saveCheckpoint(bestModelPath(run.savePath), model, metadata); // the best model, in its own file
+      const bestPath = bestModelPath(run.savePath); // the best model, in its own file
+      writeOrStop('best model', () => saveCheckpoint(bestPath, model, metadata));
     }
     state.epoch++; state.window = 0;
     save();
     writeLog();
-    await run.callbacks?.onProgressSaved?.(state);
+    await progressSaved();
   }
 
   if (stopReason === 'interrupted') {
     state.stopReason = 'interrupted';
     save();
     writeLog();
-    await run.callbacks?.onProgressSaved?.(state);
+    await progressSaved();
     return result('interrupted');
   }
   if (stopReason === 'max-steps') say(`stopped after ${state.step} steps (--max-steps)`);
@@ -327,6 +344,6 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   }
   if (run.savePath !== null) say(`saved ${run.savePath}`);
   writeLog();
-  await run.callbacks?.onProgressSaved?.(state);
+  await progressSaved();
   return result(stopReason);
 }
