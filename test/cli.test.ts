@@ -72,33 +72,93 @@ const BAD_INPUTS: [string, (data: string) => string[], RegExp][] = [
   ['save folder not writable', () => ['--save', '/proc/m.safetensors'], /--save \/proc\/m.safetensors: the folder \/proc is not writable/],
 ];
 
+/**
+ * The environments a mistake must print one line in: this machine's, and one without the native libraries
+ * (RLSTM_NATIVE=0), where the default backend's fallback note would come first if a command chose its
+ * backend before checking its inputs.
+ */
+const ENVIRONMENTS: [string, Record<string, string>][] = [['', {}], [' (RLSTM_NATIVE=0: no BLAS)', { RLSTM_NATIVE: '0' }]];
+const SMALL_DEFAULT_BACKEND = SMALL.slice(0, SMALL.indexOf('--backend'));
+
 for (const [name, extra, message] of BAD_INPUTS) {
   test(`bad input gives one clear line, a non-zero exit, and leaves files untouched: ${name}`, () => {
-    const data = tinyCorpus();
-    const work = tempDir();
-    // files from an earlier run that a failed command must not touch
-    writeFileSync(join(work, 'model.safetensors'), 'earlier checkpoint');
-    writeFileSync(join(work, 'log.json'), '{"earlier": true}');
-    const args = extra(data);
-    const dataArgs = args.includes('--data') || args.includes('--train') ? [] : ['--data', data];
-    const r = rlstm(['train', ...dataArgs, ...SMALL, '--save', 'model.safetensors', '--log', 'log.json', ...args], work);
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, message);
-    assert.equal(r.stderr.trim().split('\n').length, 1, `one line, got: ${r.stderr}`);
-    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
-    assert.deepEqual(readdirSync(work).sort(), ['log.json', 'model.safetensors']);
-    assert.equal(readFileSync(join(work, 'model.safetensors'), 'utf8'), 'earlier checkpoint');
-    assert.equal(readFileSync(join(work, 'log.json'), 'utf8'), '{"earlier": true}');
+    for (const [where, env] of ENVIRONMENTS) {
+      const data = tinyCorpus();
+      const work = tempDir();
+      // files from an earlier run that a failed command must not touch
+      writeFileSync(join(work, 'model.safetensors'), 'earlier checkpoint');
+      writeFileSync(join(work, 'log.json'), '{"earlier": true}');
+      const args = extra(data);
+      const dataArgs = args.includes('--data') || args.includes('--train') ? [] : ['--data', data];
+      const r = rlstm(['train', ...dataArgs, ...SMALL_DEFAULT_BACKEND, '--save', 'model.safetensors', '--log', 'log.json', ...args], work, env);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line${where}, got: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+      assert.deepEqual(readdirSync(work).sort(), ['log.json', 'model.safetensors']);
+      assert.equal(readFileSync(join(work, 'model.safetensors'), 'utf8'), 'earlier checkpoint');
+      assert.equal(readFileSync(join(work, 'log.json'), 'utf8'), '{"earlier": true}');
+    }
   });
 }
 
-test('eval of a file that is not a checkpoint: one line, non-zero exit', () => {
+test('eval, generate and bench of a file that is not a checkpoint or corpus: one line, non-zero exit', () => {
   const work = tempDir();
   writeFileSync(join(work, 'x.safetensors'), 'not a model at all');
-  const r = rlstm(['eval', '--checkpoint', 'x.safetensors'], work);
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /x.safetensors: not a safetensors file/);
-  assert.equal(r.stderr.trim().split('\n').length, 1);
+  for (const [where, env] of ENVIRONMENTS) {
+    for (const [args, message] of [
+      [['eval', '--checkpoint', 'x.safetensors'], /x.safetensors: not a safetensors file/],
+      [['generate', '--checkpoint', 'x.safetensors'], /x.safetensors: not a safetensors file/],
+      [['bench', '--config', 'quick', '--data', 'no-such-folder'], /--data no-such-folder: no such folder/],
+    ] as const) {
+      const r = rlstm([...args], work, env);
+      assert.equal(r.status, 2, `${args[0]}${where}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `${args[0]}${where}: one line, got: ${r.stderr}`);
+    }
+  }
+});
+
+test('RLSTM_NATIVE=0: --backend blas is refused in one line naming the variable; the default backend falls back with one note', () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const off = { RLSTM_NATIVE: '0' };
+  const blas = rlstm(['train', '--data', data, ...SMALL_DEFAULT_BACKEND, '--backend', 'blas', '--max-steps', '1', '--log', 'b.json'], work, off);
+  assert.equal(blas.status, 2);
+  assert.equal(blas.stderr, 'rlstm: --backend blas: disabled by RLSTM_NATIVE=0; unset RLSTM_NATIVE, or use --backend js\n');
+  const auto = rlstm(['train', '--data', data, ...SMALL_DEFAULT_BACKEND, '--max-steps', '2', '--log', 'a.json'], work, off);
+  assert.equal(auto.status, 0, auto.stderr);
+  assert.equal(auto.stderr, 'note: BLAS is not available (disabled by RLSTM_NATIVE=0); using the pure-TypeScript backend, '
+    + 'which is much slower; to speed up, unset RLSTM_NATIVE\n');
+  assert.equal(JSON.parse(readFileSync(join(work, 'a.json'), 'utf8')).backend, 'js');
+});
+
+test('a validation or test split too short for its batch size is scored with the largest batch that fits, saying so; eval does the same', () => {
+  const data = tinyCorpus();
+  writeFileSync(join(data, 'valid.txt'), 'the company said\n'); // 4 tokens: rows of 1 for batch 4
+  writeFileSync(join(data, 'test.txt'), 'it was n\'t\n'); //       4 tokens
+  const work = tempDir();
+  const r = rlstm(['train', '--data', data, ...SMALL, '--max-steps', '3', '--save', 's.safetensors', '--log', 's.json'], work);
+  assert.equal(r.status, 0, r.stderr);
+  const note = (file: string, flag: string) => `note: ${join(data, file)} has 4 tokens, too few for ${flag} 4 (rows of at least 2 tokens); `
+    + 'it is scored with batch 2, the largest that fits';
+  assert.deepEqual(r.stderr.trim().split('\n'), [note('valid.txt', '--batch-size'), note('test.txt', '--test-batch-size')]);
+  const log = JSON.parse(readFileSync(join(work, 's.json'), 'utf8'));
+  assert.equal(log.validBatchSize, 2);
+  assert.equal(log.test.batchSize, 2);
+  assert.equal(log.test.tokens, 2, 'two rows of two tokens: one prediction each');
+  assert.match(r.stdout, /test perplexity [\d.]+ \(2 tokens, batch 2, T 8/);
+  const e = rlstm(['eval', '--checkpoint', 's.safetensors', '--data', data, '--split', 'valid', '--json', '--backend', 'js'], work);
+  assert.equal(e.status, 0, e.stderr);
+  assert.equal(e.stderr, note('valid.txt', '--batch-size') + '\n');
+  const result = JSON.parse(e.stdout);
+  assert.equal(result.batchSize, 2);
+  assert.ok(Math.abs(result.perplexity - log.partial.validPerplexity) < 1e-9 * result.perplexity,
+    `eval ${result.perplexity} vs the log's ${log.partial.validPerplexity}`);
+  // a batch that fits is used as asked, without a note
+  const fits = rlstm(['eval', '--checkpoint', 's.safetensors', '--data', data, '--split', 'test', '--batch-size', '1', '--json', '--backend', 'js'], work);
+  assert.equal(fits.stderr, '');
+  assert.equal(JSON.parse(fits.stdout).batchSize, 1);
 });
 
 test('a character-level model trains on a small UTF-8 text of several scripts and writes text', () => {

@@ -3,10 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  corpusFingerprint, EOS, loadCorpusFrom, tokenizeChars, UNK, type Corpus, type CorpusOptions,
+  corpusFingerprint, EOS, loadCorpusFrom, tokenizeChars, tokenizeWords, UNK, type Corpus, type CorpusOptions,
 } from '../src/data/corpus.js';
 import { UserError } from '../src/errors.js';
-import { formatTokens } from '../src/model/generate.js';
+import { formatTokens, promptTokens } from '../src/model/generate.js';
 import { tempDir } from './helpers.js';
 
 const WORDS: CorpusOptions = { level: 'word', vocabSize: null };
@@ -41,9 +41,69 @@ test('char level: tokens are code points of any script, <eos> at line ends, form
   assert.deepEqual(decode(other, other.valid), [...'héllo', UNK, EOS]);
 });
 
-test('char level: a \\r ending a line is dropped; a last line without newline still ends in <eos>', () => {
+test('line ends: \\n, \\r\\n (Windows) and a lone \\r (classic Mac OS) each end a line, at both levels; never a \\r token', () => {
   assert.deepEqual(tokenizeChars('ab\r\nc'), ['a', 'b', EOS, 'c', EOS]);
   assert.deepEqual(tokenizeChars('a b\n'), ['a', ' ', 'b', EOS]);
+  assert.deepEqual(tokenizeChars('ab\rc\r\n\r\nd\n\re'), ['a', 'b', EOS, 'c', EOS, EOS, 'd', EOS, EOS, 'e', EOS]);
+  assert.deepEqual(tokenizeWords('a b\r\nc\rd \r\n\r\ne\n\rf'), ['a', 'b', EOS, 'c', EOS, 'd', EOS, EOS, 'e', EOS, EOS, 'f', EOS]);
+  assert.deepEqual(promptTokens('a b\r', 'word'), ['a', 'b', EOS], 'a prompt ending in a line end keeps its <eos>');
+  assert.deepEqual(promptTokens('a b', 'word'), ['a', 'b']);
+  // a corpus written with Windows or classic Mac OS line ends is the same corpus as with \n
+  const unix = ['the cat sat\non the mat\n', 'the cat\n\nsat\n', 'the mat\n'];
+  for (const [name, end] of [['Windows', '\r\n'], ['classic Mac OS', '\r']]) {
+    const [train, valid, test] = unix.map((text) => text.replace(/\n/g, end));
+    for (const options of [WORDS, CHARS]) {
+      const expected = loadCorpusFrom({ dir: corpusDir(unix[0], unix[1], unix[2]) }, options);
+      const other = loadCorpusFrom({ dir: corpusDir(train, valid, test) }, options);
+      assert.deepEqual(other.vocab.words, expected.vocab.words, `${name}, ${options.level} level: no '\\r' token`);
+      assert.equal(corpusFingerprint(other), corpusFingerprint(expected), `${name}, ${options.level} level`);
+    }
+  }
+});
+
+test('a byte-order mark at the start of a file or text is not a token, at both levels', () => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const text = 'the cat sat\non the mat\n';
+  for (const options of [WORDS, CHARS]) {
+    const plain = loadCorpusFrom({ dir: corpusDir(text, 'the cat\n', 'a mat\n') }, options);
+    const marked = loadCorpusFrom({ dir: corpusDir(Buffer.concat([bom, Buffer.from(text)]), Buffer.concat([bom, Buffer.from('the cat\n')]),
+      Buffer.concat([bom, Buffer.from('a mat\n')])) }, options);
+    assert.deepEqual(marked.vocab.words, plain.vocab.words, `${options.level} level`);
+    assert.equal(corpusFingerprint(marked), corpusFingerprint(plain), `${options.level} level`);
+  }
+  // the text functions (which also run in the browser, on text not decoded by readSplitText) skip it too
+  assert.deepEqual(tokenizeChars('\ufeffab\n'), ['a', 'b', EOS]);
+  assert.deepEqual(tokenizeWords('\ufeffab c\n'), ['ab', 'c', EOS]);
+  // a file holding only the mark is empty
+  const onlyMark = corpusDir('a b\n', bom);
+  assert.throws(() => loadCorpusFrom({ dir: onlyMark }, CHARS), (err: unknown) =>
+    err instanceof UserError && err.message === `${join(onlyMark, 'valid.txt')} (the validation split): empty; give it some text or point --data at another file`);
+});
+
+test('literal <eos> and <unk> in a text: at the word level the end of a sentence and the unknown token; at the char level characters', () => {
+  const text = `a ${EOS} b\nc ${UNK} d\n`;
+  const words = loadCorpusFrom({ dir: corpusDir(text, `zz ${EOS}\n`, `${UNK}\n`) }, WORDS);
+  assert.deepEqual(decode(words, words.train), ['a', EOS, 'b', EOS, 'c', UNK, 'd', EOS]);
+  const eos = words.vocab.ids.get(EOS)!;
+  assert.equal(words.train[1], eos, 'a literal <eos> has the id of a line end');
+  assert.equal(words.train[3], eos);
+  assert.equal(words.vocab.words.filter((w) => w === UNK).length, 1, 'one <unk>, counted where the text has it');
+  assert.deepEqual(decode(words, words.valid), [UNK, EOS, EOS], 'an unknown word and a literal <unk> are the same token');
+  assert.deepEqual(decode(words, words.test), [UNK, EOS]);
+  const chars = loadCorpusFrom({ dir: corpusDir(text) }, CHARS);
+  assert.deepEqual(decode(chars, chars.train), [...`a ${EOS} b`, EOS, ...`c ${UNK} d`, EOS]);
+  assert.equal(chars.train.filter((id) => id === chars.vocab.ids.get(EOS)).length, 2, 'only the two line ends are <eos>');
+});
+
+test('one line of two million words (and one of two million characters) reads without overflowing the stack', () => {
+  const line = 'the cat sat on the mat of old '.repeat(250_000); // 2,000,000 words, one line, no newline at the end
+  const words = loadCorpusFrom({ dir: corpusDir(line, 'the cat\n', 'a mat') }, WORDS);
+  assert.equal(words.train.length, 2_000_001, 'the words and one <eos>');
+  assert.deepEqual(words.vocab.words, ['the', 'cat', 'mat', 'of', 'old', 'on', 'sat', EOS, UNK]);
+  assert.deepEqual(decode(words, words.train.subarray(1_999_998)), ['of', 'old', EOS]);
+  const chars = loadCorpusFrom({ dir: corpusDir('ab😀 '.repeat(500_000), 'ab\n', 'ba\n') }, CHARS);
+  assert.equal(chars.train.length, 2_000_001);
+  assert.deepEqual(decode(chars, chars.train.subarray(1_999_997)), ['b', '😀', ' ', EOS]);
 });
 
 test('word level: formatTokens joins words by single spaces and <eos> by line breaks', () => {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  batchify, buildVocabulary, EOS, encodeWords, fillWindow, loadCorpus, tokenizeWords, UNK, windowCount,
+  batchify, buildVocabulary, EOS, encodeWords, fillWindow, fittingBatchSize, loadCorpus, tokenizeWords, UNK, windowCount,
 } from '../src/data/corpus.js';
 import { UserError } from '../src/errors.js';
 import { PROJECT_ROOT, tempDir } from './helpers.js';
@@ -56,6 +56,19 @@ test('batchify into B contiguous rows and time-major windows with shifted target
   assert.deepEqual(Array.from(tokens.subarray(3, 6)), [5, 12, 19]); // step 1 of window 1 = position 5
   assert.deepEqual(Array.from(targets.subarray(3, 6)), [6, 13, 20]);
   assert.throws(() => batchify(stream, 12), /--batch-size 12: too large/);
+});
+
+test('fittingBatchSize: the batch asked for when its rows hold two tokens, else the largest whose rows do', () => {
+  assert.equal(fittingBatchSize(8, 4), 4); //   rows of 2: as asked
+  assert.equal(fittingBatchSize(7, 4), 3); //   rows of 1 at 4: 3 rows of 2
+  assert.equal(fittingBatchSize(4, 20), 2);
+  assert.equal(fittingBatchSize(3, 20), 1);
+  assert.equal(fittingBatchSize(73760, 20), 20); // PTB's validation split at the paper's batch size
+  assert.equal(fittingBatchSize(1, 5), 5, 'nothing fits one token: left to batchify to refuse');
+  for (const [n, B] of [[7, 4], [4, 20], [3, 20], [100, 51]]) {
+    const fitted = fittingBatchSize(n, B);
+    assert.ok(Math.floor(n / fitted) >= 2 && Math.floor(n / (fitted + 1)) < 2, `${n} tokens, asked ${B}: ${fitted}`);
+  }
 });
 
 test('a missing data folder or split is a clear UserError', () => {

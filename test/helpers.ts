@@ -37,9 +37,9 @@ export const PROJECT_ROOT = new URL('../../', import.meta.url).pathname;
 
 export const RLSTM = join(PROJECT_ROOT, 'bin/rlstm.js');
 
-/** Runs the rlstm command line in `cwd` and returns its exit status and output. */
-export function rlstm(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [RLSTM, ...args], { cwd, encoding: 'utf8' });
+/** Runs the rlstm command line in `cwd` (with `env` added to the environment) and returns its exit status and output. */
+export function rlstm(args: string[], cwd: string, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [RLSTM, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

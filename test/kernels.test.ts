@@ -33,7 +33,8 @@ function gemmReference(tA: boolean, tB: boolean, M: number, N: number, K: number
 }
 
 let blas: ReturnType<typeof loadBlasBackend> | null = null;
-try { blas = loadBlasBackend(); } catch { blas = null; }
+let noBlas = ''; // why the BLAS backend did not load (no OpenBLAS, or RLSTM_NATIVE=0), for the skip messages
+try { blas = loadBlasBackend(); } catch (err) { blas = null; noBlas = ` (${(err as Error).message})`; }
 
 test('GEMM: TypeScript and BLAS match the triple-loop definition for every transpose, stride and beta', () => {
   const rng = testRng(31);
@@ -263,7 +264,7 @@ for (const [name, gemm] of GEMMS) {
 const blis = blas !== null && blas.library.includes('libblis');
 
 test('BLAS backend, products of few rows by a large operand (BLIS when installed): the float64 definition, every transpose, deterministic', {
-  skip: blas === null ? 'OpenBLAS not installed' : false,
+  skip: blas === null ? `BLAS not available${noBlas}` : false,
 }, () => {
   if (existsSync('/usr/lib/x86_64-linux-gnu/libblis.so.4') && process.env.RLSTM_BLIS !== '0') {
     assert.ok(blis, `BLIS is installed but the backend does not use it: ${blas!.library}`);
@@ -329,7 +330,7 @@ async function readyHelper(): Promise<NonNullable<ReturnType<typeof elementwiseH
 const twoThreads = blas !== null && wasm !== null && process.env.RLSTM_HELPER !== '0' && availableParallelism() >= 2;
 
 test('two threads: softmax + cross-entropy over shared memory gives the one-thread bits (loss and gradient)', {
-  skip: twoThreads ? false : 'needs OpenBLAS, WebAssembly SIMD and two cores',
+  skip: twoThreads ? false : `needs OpenBLAS, WebAssembly SIMD and two cores${noBlas}`,
 }, async () => {
   const helper = await readyHelper();
   const rng = testRng(77);
@@ -348,7 +349,7 @@ test('two threads: softmax + cross-entropy over shared memory gives the one-thre
 });
 
 test('two threads: a dropout mask in shared memory has the one-thread draws, and the generator ends in the same state', {
-  skip: twoThreads ? false : 'needs OpenBLAS, WebAssembly SIMD and two cores',
+  skip: twoThreads ? false : `needs OpenBLAS, WebAssembly SIMD and two cores${noBlas}`,
 }, async () => {
   const helper = await readyHelper();
   for (const n of [65536, 700 * 650 + 3]) {
@@ -366,7 +367,7 @@ test('two threads: a dropout mask in shared memory has the one-thread draws, and
 });
 
 test('two threads: an LSTM layer\'s recurrent loop, its products split by rows or by columns, gives the one-thread bits, forward and backward', {
-  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : 'needs OpenBLAS, BLIS, WebAssembly SIMD and two cores',
+  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, BLIS, WebAssembly SIMD and two cores${noBlas}`,
 }, async () => {
   const helper = await readyHelper();
   const rng = testRng(41);
@@ -411,7 +412,7 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
 });
 
 test('two threads in lockstep: an error on one thread ends the loop with that error instead of a hang', {
-  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : 'needs OpenBLAS, BLIS, WebAssembly SIMD and two cores',
+  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, BLIS, WebAssembly SIMD and two cores${noBlas}`,
 }, () => {
   // in a child process: the failure leaves the process's helper thread marked as failed
   const src = new URL('../src/', import.meta.url).href;

@@ -111,9 +111,10 @@ test('same seed, same configuration: identical losses and weights after several 
 });
 
 let blas: Backend | null = null;
-try { blas = loadBlasBackend(); } catch { blas = null; }
+let noBlas = ''; // why not: no OpenBLAS, or RLSTM_NATIVE=0
+try { blas = loadBlasBackend(); } catch (err) { blas = null; noBlas = (err as Error).message; }
 
-test('the BLAS and TypeScript backends give the same loss and gradients', { skip: blas === null ? 'OpenBLAS not installed' : false }, () => {
+test('the BLAS and TypeScript backends give the same loss and gradients', { skip: blas === null ? `BLAS not available (${noBlas})` : false }, () => {
   // a mid-sized model so that BLAS takes its blocked paths; tolerance: relative 1e-5 on the loss,
   // 1e-4 · max|g| on every gradient (float32 sums in a different order)
   for (const layerNorm of [false, true]) {

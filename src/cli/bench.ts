@@ -23,8 +23,9 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
     throw new UserError(`--config ${flags.config}: unknown configuration; use one of ${Object.keys(CONFIGS).join(', ')}`);
   }
   const steps = flags.steps === undefined ? DEFAULT_STEPS[flags.config] : parsePositiveInt('--steps', flags.steps);
-  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line), { hidden: config.hidden });
+  const backendChoice = parseBackend(flags.backend);
   const corpus = loadCorpus(flags.data ?? DEFAULT_DATA);
+  const backend = selectBackend(backendChoice, (line) => console.error(line), { hidden: config.hidden }); // after the inputs' checks
   const r = runBench(backend, corpus, config, steps);
   if (flags.json) {
     console.log(JSON.stringify(r));

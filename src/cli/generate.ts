@@ -24,7 +24,7 @@ export async function generateCommand(flags: GenerateCommandFlags): Promise<void
   const temperature = flags.temperature === undefined ? DEFAULT_TEMPERATURE : parseNumber('--temperature', flags.temperature);
   if (temperature < 0) throw new UserError(`--temperature ${flags.temperature}: must be 0 or more; 0 means greedy`);
   const seed = flags.seed === undefined ? DEFAULT_SEED : parseNonNegativeInt('--seed', flags.seed);
-  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
+  const backendChoice = parseBackend(flags.backend);
 
   checkCheckpointFits(flags.checkpoint);
   const { model, config, vocab } = loadModelFromCheckpoint(flags.checkpoint);
@@ -34,6 +34,8 @@ export async function generateCommand(flags: GenerateCommandFlags): Promise<void
   if (unknown.length > 0) {
     console.error(`warning: not in the vocabulary, used <unk> for: ${unknown.map((t) => JSON.stringify(t)).join(', ')}`);
   }
+  // the backend once the inputs are checked: a mistake prints one line even where BLAS's note would come first
+  const backend = selectBackend(backendChoice, (line) => console.error(line));
   const generated = generateTokens(backend, model, vocab, { count, temperature, seed, prompt: ids });
   const text = formatTokens([...prompt, ...generated.map((id) => vocab.words[id])], level);
   process.stdout.write(text.endsWith('\n') ? text : text + '\n');

@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from
 import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { corpusFingerprint, loadCorpusFrom, type CorpusSource } from '../data/corpus.js';
+import { checkBatchSize, corpusFingerprint, loadCorpusFrom, type CorpusSource } from '../data/corpus.js';
 import { UserError } from '../errors.js';
 import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
@@ -116,16 +116,7 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   const memoryNeeded = (vocabSize: number, tokens = { train: 0, valid: 0, test: 0 }): MemoryEstimate => estimateTrainingBytes(
     { vocabSize, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm }, config, tokens, resume !== null);
   checkMemory(memoryNeeded(resume !== null ? resumeVocabSize : 2), 'this run');
-  const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line), { hidden: config.hidden });
-  if (resumeBackend !== null && resumeBackend !== backend.name) {
-    console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
-      + 'the result will not be bit-identical to an uninterrupted run');
-  }
-  if (backend.name === 'js' && config.name === 'quick' && config.timeBudgetMinutes === null) {
-    config.timeBudgetMinutes = QUICK_JS_BUDGET_MINUTES;
-    console.error(`note: the TypeScript backend trains 'quick' for ${QUICK_JS_BUDGET_MINUTES} minutes instead of a full epoch, `
-      + `and scores ${BUDGET_EVAL_TOKENS} tokens per evaluation (--time-budget sets the limit)`);
-  }
+  const backendChoice = parseBackend(flags.backend);
   // Where the log and the checkpoints go: the flags, else the resumed run's files, else runs/<config>-<time>.*
   let logPath = flags.log ?? resumeLog;
   let savePath = flags.save ?? resume?.from ?? null;
@@ -145,6 +136,20 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   if (expectedFingerprint !== null && fingerprint !== expectedFingerprint) {
     throw new UserError(`--resume ${flags.resume}: the corpus differs from the one this run was trained on; `
       + 'pass the same --data (or --train/--valid/--test) as the original run');
+  }
+  checkBatchSize(corpus.train.length, config.batchSize, corpus.files.train);
+
+  // The backend last, once every input has been checked: on a machine without BLAS a mistake still prints
+  // one line, not the fallback's note and then the error.
+  const backend = selectBackend(backendChoice, (line) => console.error(line), { hidden: config.hidden });
+  if (resumeBackend !== null && resumeBackend !== backend.name) {
+    console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
+      + 'the result will not be bit-identical to an uninterrupted run');
+  }
+  if (backend.name === 'js' && config.name === 'quick' && config.timeBudgetMinutes === null) {
+    config.timeBudgetMinutes = QUICK_JS_BUDGET_MINUTES;
+    console.error(`note: the TypeScript backend trains 'quick' for ${QUICK_JS_BUDGET_MINUTES} minutes instead of a full epoch, `
+      + `and scores ${BUDGET_EVAL_TOKENS} tokens per evaluation (--time-budget sets the limit)`);
   }
 
   const what = `config ${config.name} (${config.layers}×${config.hidden}, keep ${config.keepProb}, placement ${config.placement}`
@@ -182,6 +187,7 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
           + `${m.complete ? '' : ', partial epoch'})`);
       },
       onMessage: (line) => { bar.stop(); console.log(line); },
+      onNote: (line) => console.error(line),
       onProgressSaved: (state) => hooks.onProgressSaved?.(state, config, backend.name),
     },
   });

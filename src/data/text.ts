@@ -6,6 +6,15 @@ import { UserError } from '../errors.js';
  *   word: every line becomes its whitespace-separated words followed by `<eos>` (the Mikolov PTB convention)
  *   char: every line becomes its Unicode code points (spaces included) followed by `<eos>`
  *
+ * Text from anywhere: a line ends at "\n", at "\r\n" (Windows) and at a lone "\r" (classic Mac OS), as in
+ * Python's universal newlines, so a line end is one `<eos>` and never a '\r' token; a byte-order mark
+ * (U+FEFF) at the start of the text is not a token. A line may be as long as memory allows: tokens are
+ * scanned one at a time (scanTokens), never split out of the whole line or spread into arguments.
+ *
+ * The literal tokens: at the word level, a word `<unk>` in the text is the unknown token (PTB writes its rare
+ * words so), and a word `<eos>` is an end of sentence, the same id as a line end. At the character level
+ * they are just their five characters each.
+ *
  * The vocabulary is built from the training split (by decreasing count, ties by the token), always holds
  * `<unk>`, and tokens outside it become `<unk>` in every split. Ids are then laid out in B contiguous rows.
  * Reading the split files is `corpus.ts`'s job.
@@ -21,34 +30,60 @@ export interface Vocabulary {
   ids: Map<string, number>; //     word → id
 }
 
-/** The lines of a text; a trailing newline does not start one more (empty) line. */
-function textLines(text: string): string[] {
-  const lines = text.split('\n');
-  if (text.endsWith('\n')) lines.pop();
-  return lines;
+const BOM = 0xfeff;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Whether the text's last line has its line end ("\n" or "\r"): otherwise it still gets an `<eos>`. */
+function endsWithLineEnd(text: string): boolean {
+  const last = text.charCodeAt(text.length - 1);
+  return last === LF || last === CR;
+}
+
+/** A run of non-whitespace (a word), or a line end; the whitespace between is skipped. */
+const WORD_OR_LINE_END = /[^\s]+|\r\n?|\n/g;
+
+/**
+ * Calls emit with each token of the text in order, `<eos>` at each line end and after a last line that has
+ * none (see above for what a line end is). Words are found by one regular expression moving along the text,
+ * characters by iterating its code points (so a character outside the BMP is one token): nothing the size
+ * of a line is ever built.
+ */
+export function scanTokens(text: string, level: TokenLevel, emit: (token: string) => void): void {
+  const start = text.charCodeAt(0) === BOM ? 1 : 0;
+  if (level === 'word') {
+    const pattern = new RegExp(WORD_OR_LINE_END);
+    pattern.lastIndex = start;
+    for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+      const first = m[0].charCodeAt(0);
+      emit(first === LF || first === CR ? EOS : m[0]);
+    }
+  } else {
+    let afterCR = false;
+    for (const char of start === 0 ? text : text.slice(start)) {
+      if (char === '\n') { if (!afterCR) emit(EOS); } // "\r\n": one line end, emitted at the "\r"
+      else if (char === '\r') emit(EOS);
+      else emit(char);
+      afterCR = char === '\r';
+    }
+  }
+  if (!endsWithLineEnd(text)) emit(EOS);
 }
 
 /** Splits text into words, one `<eos>` after each line (the Mikolov PTB convention). */
 export function tokenizeWords(text: string): string[] {
   const words: string[] = [];
-  for (const line of textLines(text)) {
-    for (const word of line.trim().split(/\s+/)) if (word.length > 0) words.push(word);
-    words.push(EOS);
-  }
+  scanTokens(text, 'word', (word) => { words.push(word); });
   return words;
 }
 
 /**
- * Splits text into Unicode code points (Array.from, so a character outside the BMP is one token), one
- * `<eos>` after each line; a '\r' ending a line (Windows text) is dropped.
+ * Splits text into Unicode code points (a character outside the BMP is one token), one `<eos>` after each
+ * line; "\r\n" and a lone "\r" end a line as "\n" does.
  */
 export function tokenizeChars(text: string): string[] {
   const chars: string[] = [];
-  for (const line of textLines(text)) {
-    const content = line.endsWith('\r') ? line.slice(0, -1) : line;
-    for (const char of Array.from(content)) chars.push(char);
-    chars.push(EOS);
-  }
+  scanTokens(text, 'char', (char) => { chars.push(char); });
   return chars;
 }
 
@@ -56,18 +91,10 @@ export function tokenize(text: string, level: TokenLevel): string[] {
   return level === 'word' ? tokenizeWords(text) : tokenizeChars(text);
 }
 
-/**
- * Calls fn with the tokens of each line in turn (the tokens of `tokenize(text, level)`, line by line), so
- * that a large text is never held as one array of strings: each line's strings are short-lived garbage.
- */
-export function forEachLineTokens(text: string, level: TokenLevel, fn: (tokens: string[]) => void): void {
-  for (const line of textLines(text)) fn(tokenize(line, level));
-}
-
-/** How often each token occurs in a text (the counts `tokenize` would give), line by line. */
+/** How often each token occurs in a text (the counts `tokenize` would give), token by token (scanTokens). */
 export function countTokens(text: string, level: TokenLevel): Map<string, number> {
   const counts = new Map<string, number>();
-  forEachLineTokens(text, level, (tokens) => { for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1); });
+  scanTokens(text, level, (t) => { counts.set(t, (counts.get(t) ?? 0) + 1); });
   return counts;
 }
 
@@ -134,17 +161,20 @@ export function encodeWords(words: string[], vocab: Vocabulary, source: string):
   return ids;
 }
 
-/** encodeWords(tokenize(text, level), ...), line by line (see forEachLineTokens): the same ids. */
+/**
+ * encodeWords(tokenize(text, level), ...), token by token (scanTokens): the same ids, without the text ever
+ * held as an array of strings (PTB's would take ~100 MB of heap).
+ */
 export function encodeText(text: string, level: TokenLevel, vocab: Vocabulary, source: string): Int32Array {
   let ids = new Int32Array(1024), n = 0;
   const unk = vocab.ids.get(UNK);
-  forEachLineTokens(text, level, (tokens) => {
-    if (n + tokens.length > ids.length) {
-      const grown = new Int32Array(Math.max(2 * ids.length, n + tokens.length));
-      grown.set(ids.subarray(0, n));
+  scanTokens(text, level, (t) => {
+    if (n === ids.length) {
+      const grown = new Int32Array(2 * ids.length);
+      grown.set(ids);
       ids = grown;
     }
-    for (const t of tokens) ids[n++] = tokenId(t, vocab, unk, source);
+    ids[n++] = tokenId(t, vocab, unk, source);
   });
   return ids.slice(0, n);
 }
@@ -166,12 +196,35 @@ export interface Batched {
 }
 
 export function batchify(stream: Int32Array, B: number, source = 'the split'): Batched {
+  checkBatchSize(stream.length, B, source);
   const L = Math.floor(stream.length / B);
-  if (L < 2) {
-    throw new UserError(`--batch-size ${B}: too large for ${source} (${stream.length} tokens gives rows of ${L}); `
-      + `use a batch size of at most ${Math.floor(stream.length / 2)}`);
-  }
   return { B, L, rows: stream.slice(0, B * L) };
+}
+
+/** A UserError unless `length` tokens make B rows of at least two tokens (one to read, one to predict). */
+export function checkBatchSize(length: number, B: number, source = 'the split'): void {
+  const L = Math.floor(length / B);
+  if (L < 2) {
+    throw new UserError(`--batch-size ${B}: too large for ${source} (${length} tokens gives rows of ${L}); `
+      + `use a batch size of at most ${Math.floor(length / 2)}`);
+  }
+}
+
+/**
+ * The batch size a validation or test split of `length` tokens is scored with when B is asked for: B when
+ * its rows hold at least two tokens (one to read, one to predict), else the largest batch whose rows do,
+ * floor(length / 2). Training refuses such a B instead (batchify): the batch shapes the run itself. A
+ * score with fewer rows is still a perplexity of the whole split (minus the remainder batchify drops), and
+ * the callers say which batch it used (shortSplitNote); the paper's PTB splits never need it.
+ */
+export function fittingBatchSize(length: number, B: number): number {
+  return length < 2 || Math.floor(length / B) >= 2 ? B : Math.floor(length / 2);
+}
+
+/** The note printed when fittingBatchSize gave a smaller batch than the `flag` asked for. */
+export function shortSplitNote(source: string, length: number, flag: string, B: number, fitted: number): string {
+  return `note: ${source} has ${length} tokens, too few for ${flag} ${B} (rows of at least 2 tokens); `
+    + `it is scored with batch ${fitted}, the largest that fits`;
 }
 
 /** Number of windows of at most T steps in one pass over the rows (the last one may be shorter). */

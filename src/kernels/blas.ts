@@ -21,9 +21,27 @@ const CANDIDATES: Record<string, string[]> = {
   win32: ['libopenblas.dll'],
 };
 
+/**
+ * RLSTM_NATIVE=0 in the environment makes the native libraries (koffi, and through it OpenBLAS, Accelerate
+ * and BLIS) count as absent: loadBlasBackend fails with "disabled by RLSTM_NATIVE=0", so `--backend auto`
+ * falls back to the TypeScript backend with its note and `--backend blas` is refused, as on a machine
+ * without them. The tests honour it too (those that need BLAS, BLIS or PyTorch skip), so that CI runs the
+ * suite as a new user without the native extras would (.ci/run). Any other value, or none, changes nothing.
+ */
+export function nativeDisabled(): boolean {
+  return process.env.RLSTM_NATIVE === '0';
+}
+
+export const NATIVE_DISABLED_REASON = 'disabled by RLSTM_NATIVE=0';
+
 export const BLAS_INSTALL_HINT = process.platform === 'darwin'
   ? 'Accelerate should be present on macOS; check that koffi installed (npm install)'
   : 'install OpenBLAS (Debian/Ubuntu: sudo apt-get install libopenblas0-pthread)';
+
+/** How to get the BLAS backend: unset RLSTM_NATIVE where it turned the libraries off, else install them. */
+export function blasHint(): string {
+  return nativeDisabled() ? 'unset RLSTM_NATIVE' : BLAS_INSTALL_HINT;
+}
 
 type SaxpyFn = (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
 type SgemvFn = (order: number, trans: number, M: number, N: number, alpha: number, A: Float32Array, lda: number,
@@ -97,6 +115,7 @@ export interface BlasOptions {
  * to its first element.
  */
 export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
+  if (nativeDisabled()) throw new Error(NATIVE_DISABLED_REASON);
   const require = createRequire(import.meta.url);
   let koffi: typeof import('koffi');
   try {

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
-import { BLAS_INSTALL_HINT, loadBlasBackend, recurrentSplit, type BlasOptions } from './blas.js';
+import { blasHint, loadBlasBackend, recurrentSplit, type BlasOptions } from './blas.js';
 import { jsBackend } from './js.js';
 
 export type BackendChoice = 'auto' | 'blas' | 'js';
@@ -17,8 +17,8 @@ export function selectBackend(choice: BackendChoice, warn: (line: string) => voi
     return loadBlasBackend({ ...options, recurrentSplit: split });
   } catch (err) {
     const why = (err as Error).message;
-    if (choice === 'blas') throw new UserError(`--backend blas: ${why}; ${BLAS_INSTALL_HINT}, or use --backend js`);
-    warn(`note: BLAS is not available (${why}); using the pure-TypeScript backend, which is much slower; to speed up, ${BLAS_INSTALL_HINT}`);
+    if (choice === 'blas') throw new UserError(`--backend blas: ${why}; ${blasHint()}, or use --backend js`);
+    warn(`note: BLAS is not available (${why}); using the pure-TypeScript backend, which is much slower; to speed up, ${blasHint()}`);
     return jsBackend;
   }
 }

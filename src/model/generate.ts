@@ -80,11 +80,11 @@ export function sampleFromLogits(logits: Float32Array, V: number, temperature: n
 
 /**
  * Prompt text → tokens at the model's level, without the `<eos>` that would end its last line (the
- * generated text continues that line); a prompt ending in a newline keeps it.
+ * generated text continues that line); a prompt ending in a line end ("\n" or "\r") keeps it.
  */
 export function promptTokens(text: string, level: TokenLevel): string[] {
   const tokens = tokenize(text, level);
-  if (!text.endsWith('\n') && tokens[tokens.length - 1] === EOS) tokens.pop();
+  if (!/[\n\r]$/.test(text) && tokens[tokens.length - 1] === EOS) tokens.pop();
   return tokens;
 }
 

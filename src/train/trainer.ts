@@ -1,5 +1,5 @@
 import type { Backend } from '../kernels/backend.js';
-import { batchify, fillWindow, windowCount, type Corpus } from '../data/corpus.js';
+import { batchify, fillWindow, fittingBatchSize, shortSplitNote, windowCount, type Corpus } from '../data/corpus.js';
 import { learningRateForEpoch, type TrainConfig } from '../model/configs.js';
 import {
   carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions, type Workspace,
@@ -41,6 +41,8 @@ export interface TrainCallbacks {
   onEpochEnd?(metrics: EpochMetrics): void;
   /** Informational lines (early stopping, budget reached, files written). */
   onMessage?(line: string): void;
+  /** Notes on how the run departs from what was asked (a split scored with a smaller batch), before training. */
+  onNote?(line: string): void;
   /** After each epoch's checkpoint and once at the end of the session, with the state saved. */
   onProgressSaved?(state: TrainingState): void | Promise<void>;
 }
@@ -155,6 +157,16 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   const data = batchify(corpus.train, config.batchSize, corpus.files.train);
   const ws = createWorkspace(model, config.bptt, config.batchSize, config.placement, backend);
   const windows = windowCount(data, config.bptt);
+  // a validation or test split too short for its batch size is scored with the largest batch that fits,
+  // said once here (fittingBatchSize); the training split's batch size is refused above instead
+  const validBatch = fittingBatchSize(corpus.valid.length, config.batchSize);
+  const testBatch = fittingBatchSize(corpus.test.length, config.testBatchSize);
+  if (validBatch !== config.batchSize) {
+    run.callbacks?.onNote?.(shortSplitNote(corpus.files.valid, corpus.valid.length, '--batch-size', config.batchSize, validBatch));
+  }
+  if (testBatch !== config.testBatchSize) {
+    run.callbacks?.onNote?.(shortSplitNote(corpus.files.test, corpus.test.length, '--test-batch-size', config.testBatchSize, testBatch));
+  }
   const early: EarlyStopping = createEarlyStopping(config.patience);
   let state = freshState(rng.state);
   if (run.resume) {
@@ -175,7 +187,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   };
   const log = {
     config, backend: backend.name, vocabSize: model.config.vocabSize, parameters: model.params.length,
-    data: corpus.files, corpus: run.corpusFingerprint, startedAt: new Date().toISOString(),
+    data: corpus.files, corpus: run.corpusFingerprint, validBatchSize: validBatch, startedAt: new Date().toISOString(),
     resumedFrom: run.resume ? { path: run.resume.from, step: run.resume.state.step } : null,
     epochs: state.epochs, partial: null as EpochMetrics | null, test: null as Evaluation | null,
     stopReason: null as StopReason | null, steps: 0, bestEpoch: null as number | null, wallSeconds: 0,
@@ -289,7 +301,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     if (stopReason === 'interrupted') break;
     if (state.epochSteps === 0) break;
     const validStart = performance.now();
-    const valid = evaluate(backend, model, corpus.valid, config.batchSize, config.bptt, evalLimit, corpus.files.valid, ws);
+    const valid = evaluate(backend, model, corpus.valid, validBatch, config.bptt, evalLimit, corpus.files.valid, ws);
     const metrics: EpochMetrics = {
       epoch, lr, trainPerplexity: Math.exp(state.epochNll / state.epochTokens), validPerplexity: valid.perplexity,
       steps: state.epochSteps, complete: state.window === windows, seconds: state.epochSeconds,
@@ -336,7 +348,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   } else if (restoreBest(early, model.params)) {
     say(`restored the best weights (epoch ${early.bestEpoch}, validation perplexity ${early.best.toFixed(2)})`);
   }
-  state.test = evaluate(backend, model, corpus.test, config.testBatchSize, config.testBptt, evalLimit, corpus.files.test, ws);
+  state.test = evaluate(backend, model, corpus.test, testBatch, config.testBptt, evalLimit, corpus.files.test, ws);
   state.stopReason = stopReason;
   if (!unfinished) {
     state.finished = true;
