@@ -71,6 +71,25 @@ test('resume is exact: N steps, stop, resume to 2N equals 2N in one go (weights 
   assert.match(again.stdout, /already complete/);
 });
 
+test('a checkpoint written before progress points resumes: the log gets the points from there on', () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const r = rlstm(['train', '--data', data, ...TINY, '--max-steps', '150', '--save', 'o.safetensors', '--log', 'o.json'], work);
+  assert.equal(r.status, 0, r.stderr);
+  // the same checkpoint as an older version wrote it: no progress, no mark in its training state
+  const checkpoint = readCheckpoint(join(work, 'o.safetensors'));
+  const { sha256: _sha, format: _format, ...metadata } = checkpoint.metadata;
+  const { progress, progressMark: _mark, ...state } = JSON.parse(metadata.trainingState);
+  assert.deepEqual(progress.map((p: { step: number }) => p.step), [100]);
+  const tensors = [...checkpoint.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  writeFileSync(join(work, 'o.safetensors'), encodeSafetensors(tensors, { ...metadata, trainingState: JSON.stringify(state) }));
+  const resumed = rlstm(['train', '--resume', 'o.safetensors', '--max-steps', '250', '--backend', 'js'], work);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const log = JSON.parse(readFileSync(join(work, 'o.json'), 'utf8'));
+  assert.deepEqual(log.progress.map((p: { step: number; window: number }) => [p.step, p.window]), [[200, 200]]);
+  assert.ok(log.progress[0].trainPerplexity > 1);
+});
+
 test('Ctrl-C saves a checkpoint, says how to resume, and the resumed run equals an uninterrupted one', async () => {
   const data = tinyCorpus();
   const work = tempDir();
