@@ -15,15 +15,22 @@ function tensorsOf(path: string): Map<string, Float32Array> {
   return new Map([...readCheckpoint(path).tensors].map(([name, t]) => [name, t.data]));
 }
 
-/** The parts of a log that must not depend on how the run was split into sessions (no timings). */
+/**
+ * The parts of a log that must not depend on how the run was split into sessions: no timings, and of
+ * the progress points only those taken every 100 steps (the timed ones depend on the clock).
+ */
 function logFacts(path: string): unknown {
   const log = JSON.parse(readFileSync(path, 'utf8'));
+  const pointFacts = (p: Record<string, unknown>) => ({
+    step: p.step, epoch: p.epoch, window: p.window, windows: p.windows, lr: p.lr, trainPerplexity: p.trainPerplexity, gradNorm: p.gradNorm,
+  });
   const facts = (m: Record<string, unknown> | null) => m && {
     epoch: m.epoch, lr: m.lr, trainPerplexity: m.trainPerplexity, validPerplexity: m.validPerplexity, steps: m.steps, complete: m.complete,
   };
   return {
     epochs: log.epochs.map(facts), partial: facts(log.partial), test: log.test && { perplexity: log.test.perplexity, tokens: log.test.tokens },
     steps: log.steps, stopReason: log.stopReason, bestEpoch: log.bestEpoch,
+    progress: log.progress.filter((p: Record<string, unknown>) => p.timed !== true).map(pointFacts),
   };
 }
 
@@ -46,6 +53,9 @@ test('resume is exact: N steps, stop, resume to 2N equals 2N in one go (weights 
   assert.equal(log.steps, 300);
   assert.equal(log.epochs.length, 1, 'epoch 1 complete, epoch 2 partial');
   assert.equal(log.partial.epoch, 2);
+  // the point at step 200 covers steps 101-200, across the two sessions; 300 covers epoch 2's first 92 (of 208)
+  assert.deepEqual(log.progress.map((p: { step: number; epoch: number; window: number }) => [p.step, p.epoch, p.window]),
+    [[100, 1, 100], [200, 1, 200], [300, 2, 92]]);
 
   // and on to the end of training: the complete run equals the complete one-go run
   const rest = rlstm(['train', '--resume', 'b.safetensors', '--backend', 'js'], work);
@@ -59,6 +69,25 @@ test('resume is exact: N steps, stop, resume to 2N equals 2N in one go (weights 
   const again = rlstm(['train', '--resume', 'b.safetensors', '--backend', 'js'], work);
   assert.equal(again.status, 0);
   assert.match(again.stdout, /already complete/);
+});
+
+test('a checkpoint written before progress points resumes: the log gets the points from there on', () => {
+  const data = tinyCorpus();
+  const work = tempDir();
+  const r = rlstm(['train', '--data', data, ...TINY, '--max-steps', '150', '--save', 'o.safetensors', '--log', 'o.json'], work);
+  assert.equal(r.status, 0, r.stderr);
+  // the same checkpoint as an older version wrote it: no progress, no mark in its training state
+  const checkpoint = readCheckpoint(join(work, 'o.safetensors'));
+  const { sha256: _sha, format: _format, ...metadata } = checkpoint.metadata;
+  const { progress, progressMark: _mark, ...state } = JSON.parse(metadata.trainingState);
+  assert.deepEqual(progress.map((p: { step: number }) => p.step), [100]);
+  const tensors = [...checkpoint.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  writeFileSync(join(work, 'o.safetensors'), encodeSafetensors(tensors, { ...metadata, trainingState: JSON.stringify(state) }));
+  const resumed = rlstm(['train', '--resume', 'o.safetensors', '--max-steps', '250', '--backend', 'js'], work);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const log = JSON.parse(readFileSync(join(work, 'o.json'), 'utf8'));
+  assert.deepEqual(log.progress.map((p: { step: number; window: number }) => [p.step, p.window]), [[200, 200]]);
+  assert.ok(log.progress[0].trainPerplexity > 1);
 });
 
 /**

@@ -21,6 +21,12 @@ function tinyRun(dir: string, data: string, name: string, extra: string[] = []):
   return { log, ckpt };
 }
 
+/** The number of vertices of each line drawn by the given Vega mark (its class, e.g. concat_0_layer_0_marks). */
+function lineVertices(svg: string, mark: string): number[] {
+  const groups = [...svg.matchAll(new RegExp(`<g class="mark-line role-mark ${mark}"[^>]*>(.*?)</g>`, 'g'))];
+  return groups.flatMap((g) => [...g[1].matchAll(/ d="([^"]*)"/g)].map((d) => (d[1].match(/[ML]/g) ?? []).length));
+}
+
 function assertSvg(svg: string): void {
   assert.ok(svg.startsWith('<svg') && svg.trim().endsWith('</svg>'), 'an SVG document');
   assert.equal((svg.match(/<svg/g) ?? []).length, (svg.match(/<\/svg>/g) ?? []).length, 'balanced <svg> elements');
@@ -56,6 +62,62 @@ test('plot: learning curves of a log, and two logs overlaid with a legend naming
   copyFileSync(a.log, join(dir, 'medium-run', 'log.json'));
   assert.equal(rlstm(['plot', join(dir, 'medium-run', 'log.json')], dir).status, 0);
   assert.ok(readFileSync(join(dir, 'medium-run', 'log.svg'), 'utf8').includes('medium-run: perplexity per epoch'));
+});
+
+test('plot: progress points as a faint line under the epochs; alone for a log with no complete epoch; old logs as before', () => {
+  // a: two epochs, a progress point every 100 steps, drawn as the first layer (the faint line)
+  const log = JSON.parse(readFileSync(a.log, 'utf8'));
+  assert.ok(log.progress.length >= 4, `${log.progress.length} progress points`);
+  assert.equal(rlstm(['plot', a.log, '--out', join(dir, 'faint.svg')], dir).status, 0);
+  const faint = readFileSync(join(dir, 'faint.svg'), 'utf8');
+  assert.ok(faint.includes('faint: training perplexity every 100 steps'));
+  assert.deepEqual(lineVertices(faint, 'concat_0_layer_0_marks'), [log.progress.length]);
+  assert.deepEqual(lineVertices(faint, 'concat_0_layer_1_layer_0_marks'), [2, 2], 'train and validation, two epochs each');
+  // --epochs 1 keeps the points of epoch 1
+  assert.equal(rlstm(['plot', a.log, '--epochs', '1', '--out', join(dir, 'first.svg')], dir).status, 0);
+  const inFirst = log.progress.filter((p: { epoch: number }) => p.epoch === 1).length;
+  assert.deepEqual(lineVertices(readFileSync(join(dir, 'first.svg'), 'utf8'), 'concat_0_layer_0_marks'), [inFirst]);
+
+  // a log written before progress points plots as it did: the epoch curves, no faint line
+  const { progress: _progress, ...old } = log;
+  writeFileSync(join(dir, 'old.json'), JSON.stringify(old));
+  const r = rlstm(['plot', join(dir, 'old.json')], dir);
+  assert.equal(r.status, 0, r.stderr);
+  const oldSvg = readFileSync(join(dir, 'old.svg'), 'utf8');
+  assert.ok(!oldSvg.includes('faint') && oldSvg.includes('old: perplexity per epoch'));
+  assert.deepEqual(lineVertices(oldSvg, 'concat_0_layer_0_marks'), [], 'no faint layer');
+  assert.deepEqual(lineVertices(oldSvg, 'concat_0_layer_0_layer_0_marks'), [2, 2], 'the epoch curves first');
+
+  // stopped before the end of epoch 1 (T 2: 560-odd windows): its progress points are the plot
+  const partial = rlstm(['train', '--data', data, '--hidden', '8', '--bptt', '2', '--batch-size', '4', '--backend', 'js',
+    '--max-steps', '450', '--log', 'partial.json', '--save', 'partial.safetensors'], dir);
+  assert.equal(partial.status, 0, partial.stderr);
+  const partialLog = JSON.parse(readFileSync(join(dir, 'partial.json'), 'utf8'));
+  assert.equal(partialLog.epochs.length, 0);
+  assert.deepEqual(partialLog.progress.map((p: { step: number }) => p.step), [100, 200, 300, 400]);
+  const p = rlstm(['plot', join(dir, 'partial.json')], dir);
+  assert.equal(p.status, 0, p.stderr);
+  const partialSvg = readFileSync(join(dir, 'partial.svg'), 'utf8');
+  assertSvg(partialSvg);
+  for (const text of ['partial: training perplexity (no complete epoch yet)', 'training perplexity every 100 steps', 'learning rate']) {
+    assert.ok(partialSvg.includes(text), `lacks "${text}"`);
+  }
+  assert.deepEqual(lineVertices(partialSvg, 'concat_0_layer_0_layer_0_marks'), [4], 'one line through the four points');
+  assert.equal((partialSvg.match(/aria-label="epoch: 0\.\d+; perplexity \(log scale\): [\d.]+; split: train; run: partial" role="graphics-symbol" aria-roledescription="point"/g) ?? []).length, 4,
+    'a symbol at each point, at fractional epochs');
+
+  // and its report says so instead of failing
+  const report = rlstm(['report', join(dir, 'partial.json'), '--checkpoint', join(dir, 'partial.safetensors'), '--out', join(dir, 'partial.html')], dir);
+  assert.equal(report.status, 0, report.stderr);
+  assert.match(readFileSync(join(dir, 'partial.html'), 'utf8'), /validation perplexity<\/t[dh]>\s*<td>no complete epoch yet/);
+
+  // nothing to plot yet
+  writeFileSync(join(dir, 'empty.json'), JSON.stringify({ ...old, epochs: [], progress: [] }));
+  const e = rlstm(['plot', join(dir, 'empty.json')], dir);
+  assert.equal(e.status, 2);
+  assert.match(e.stderr, /empty\.json: the log has no completed epoch and no progress point yet; plot it after the first 100 training steps/);
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...old, progress: [{ step: 100 }] }));
+  assert.match(rlstm(['plot', join(dir, 'bad.json')], dir).stderr, /bad\.json: not a training log \(malformed progress points\)/);
 });
 
 test('plot --weights: a histogram per tensor and gate block, with mean, std and norm in the titles', () => {
@@ -100,7 +162,8 @@ test('report: one HTML file with the configuration, both kinds of plot and sampl
   assert.ok((html.match(/<svg/g) ?? []).length >= 2, 'curves and histograms inline');
   const sample = /<pre>([\s\S]*?)<\/pre>/.exec(html);
   assert.ok(sample !== null && sample[1].trim().split(/\s+/).length >= 20, 'a sample of the model\'s text');
-  assert.ok(!/<script|<link|<img|<iframe|@import|url\(/i.test(html), 'nothing loaded from elsewhere');
+  // url(#clip1): the curves' clip path, in the page itself (the faint progress line is cut off above the plot)
+  assert.ok(!/<script|<link|<img|<iframe|@import|url\((?!#)/i.test(html), 'nothing loaded from elsewhere');
   const hosts = (html.match(/https?:\/\/[^\s"'<)]+/g) ?? []).filter((u) => !u.startsWith('http://www.w3.org/'));
   assert.deepEqual(hosts, [], 'no reference to another host');
   // the default checkpoint is the one the log names

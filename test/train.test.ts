@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadCorpus } from '../src/data/corpus.js';
+import { batchify, fillWindow, loadCorpus } from '../src/data/corpus.js';
 import { jsBackend } from '../src/kernels/js.js';
 import { CONFIGS, learningRateForEpoch } from '../src/model/configs.js';
 import { createModel, denseGradients, initializeParameters, setDenseGradients } from '../src/model/params.js';
 import { createEarlyStopping, earlyStoppingUpdate, restoreBest } from '../src/train/early-stopping.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { clipGradients, clipScale, gradientNorm, modelGradientNorm, sgdStep, weightDecayPenalty, zeroGradients } from '../src/train/sgd.js';
-import { trainModel } from '../src/train/trainer.js';
+import { loadResumePoint } from '../src/train/load.js';
+import { trainModel, type ProgressPoint, type StepProgress } from '../src/train/trainer.js';
 import { createRng } from '../src/util/rng.js';
 import { createWorkspace, modelBackward, modelForward } from '../src/model/lm.js';
-import { tempDir } from './helpers.js';
+import { tempDir, tinyCorpus } from './helpers.js';
 
 test('learning-rate schedule: constant for max_epoch epochs, then multiplied by decay each epoch', () => {
   const small = CONFIGS.small;
@@ -158,4 +159,105 @@ test('the embedding gradient kept as rows equals the dense one: norm, step and z
     sgdStep(model, 0.7, 0, 0.5);
     assert.deepEqual(model.params, dense);
   }
+});
+
+// Progress points inside an epoch. A tiny model (one layer of 8) on 80 lines of PTB with B = 2, T = 5:
+// 150-odd windows per epoch, so two epochs have points in both, and the step-200 point is in epoch 2.
+const PROGRESS_CONFIG = { ...CONFIGS.small, layers: 1, hidden: 8, batchSize: 2, bptt: 5, testBatchSize: 2, testBptt: 5,
+  epochs: 2, maxEpoch: 1, seed: 4 };
+const progressCorpus = loadCorpus(tinyCorpus(80));
+
+/** Trains on the progress corpus; records what every step reported. */
+async function progressRun(config: Partial<typeof PROGRESS_CONFIG>, run: { logPath?: string; savePath?: string; now?: () => number; onStep?: () => void } = {}) {
+  const steps: StepProgress[] = [];
+  const result = await trainModel({
+    backend: jsBackend, corpus: progressCorpus, corpusFingerprint: 'test', config: { ...PROGRESS_CONFIG, ...config },
+    savePath: run.savePath ?? null, logPath: run.logPath ?? null, progress: { now: run.now ?? (() => 0) },
+    callbacks: { onStep: (p) => { steps.push(p); run.onStep?.(); } },
+  });
+  return { result, steps, progress: result.state.progress };
+}
+
+/**
+ * The training perplexity over the epoch's steps since its last 100-step point (or its start), from the
+ * running perplexities the steps reported: every window but an epoch's last has B·T tokens.
+ */
+function windowPerplexity(steps: StepProgress[], point: ProgressPoint): number {
+  const tokens = PROGRESS_CONFIG.batchSize * PROGRESS_CONFIG.bptt;
+  const nllAt = (window: number): number => {
+    if (window === 0) return 0;
+    const s = steps.find((x) => x.epoch === point.epoch && x.window === window)!;
+    return Math.log(s.trainPerplexity) * window * tokens;
+  };
+  const firstStepOfEpoch = point.step - point.window + 1;
+  const markStep = Math.max(Math.floor((point.step - 1) / 100) * 100, firstStepOfEpoch - 1);
+  const markWindow = markStep - (firstStepOfEpoch - 1);
+  return Math.exp((nllAt(point.window) - nllAt(markWindow)) / ((point.window - markWindow) * tokens));
+}
+
+test('progress: a point every 100 steps with the epoch, lr, perplexity since the last point, in the log one per line', async () => {
+  const dir = tempDir();
+  const { result, steps, progress } = await progressRun({}, { logPath: join(dir, 'log.json') });
+  const windows = steps[0].windows;
+  assert.ok(windows > 100 && windows < 200 && result.state.step > 300, `${windows} windows, ${result.state.step} steps`);
+  assert.deepEqual(progress.map((p) => p.step), [100, 200, 300]);
+  for (const p of progress) {
+    assert.equal(p.timed, undefined);
+    assert.equal(p.epoch, p.step <= windows ? 1 : 2);
+    assert.equal(p.window, p.step - (p.epoch - 1) * windows);
+    assert.equal(p.windows, windows);
+    assert.equal(p.lr, learningRateForEpoch(PROGRESS_CONFIG, p.epoch));
+    assert.equal(p.gradNorm, steps[p.step - 1].gradNorm);
+    assert.ok(p.tokensPerSecond > 0 && p.seconds > 0);
+    // step 200 covers epoch 2's first windows only, not the end of epoch 1
+    const expected = windowPerplexity(steps, p);
+    assert.ok(Math.abs(p.trainPerplexity - expected) < 1e-9 * expected, `step ${p.step}: ${p.trainPerplexity} vs ${expected}`);
+  }
+  // step 200 starts from epoch 2's start, so it equals the running perplexity there; step 300 starts from step 200
+  assert.ok(Math.abs(progress[1].trainPerplexity - steps[199].trainPerplexity) < 1e-9 * progress[1].trainPerplexity);
+  assert.ok(Math.abs(progress[2].trainPerplexity - steps[299].trainPerplexity) > 1e-3, 'not the running epoch perplexity');
+  const text = readFileSync(join(dir, 'log.json'), 'utf8');
+  assert.deepEqual(JSON.parse(text).progress, progress);
+  assert.equal(text.split('\n').filter((line) => /^ {4}\{"step":\d+,/.test(line)).length, 3, 'one line per point');
+});
+
+test('progress: a timed point whenever the clock says a minute has passed, leaving the step points and the weights as they were', async () => {
+  let clock = 0; // each step takes 7 s by this clock: a timed point every 9 steps after the last point
+  const timed = await progressRun({ maxSteps: 250 }, { now: () => clock, onStep: () => { clock += 7000; } });
+  const expected: [number, boolean][] = [];
+  for (let step = 1, last = 0; step <= 250; step++) {
+    if (step % 100 === 0 || 7000 * step - last >= 60_000) { expected.push([step, step % 100 !== 0]); last = 7000 * step; }
+  }
+  assert.deepEqual(timed.progress.map((p) => [p.step, p.timed === true]), expected);
+  assert.deepEqual(expected.slice(0, 13).map(([step]) => step), [9, 18, 27, 36, 45, 54, 63, 72, 81, 90, 99, 100, 109]);
+  for (const p of timed.progress) {
+    const want = windowPerplexity(timed.steps, p); // a timed point too covers the steps since the last 100-step point
+    assert.ok(Math.abs(p.trainPerplexity - want) < 1e-9 * want, `step ${p.step}`);
+  }
+  const plain = await progressRun({ maxSteps: 250 });
+  const facts = (points: ProgressPoint[]) => points.filter((p) => !p.timed).map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
+  assert.deepEqual(facts(timed.progress), facts(plain.progress));
+  assert.deepEqual(timed.result.model.params, plain.result.model.params, 'the log does not touch the numerics');
+});
+
+test('progress: gradNorm is the global norm of the point\'s step gradient before clipping', async () => {
+  // 99 steps, saved; then step 100 done by hand from the checkpoint: its gradient's norm, summed directly
+  const dir = tempDir();
+  const config = { clip: 0.25, maxSteps: 99 }; // clipping at work: the recorded norm is above the limit
+  await progressRun(config, { savePath: join(dir, 'c.safetensors') });
+  const { resume } = loadResumePoint(join(dir, 'c.safetensors'));
+  const model = createModel({ vocabSize: progressCorpus.vocab.words.length, hidden: 8, layers: 1, layerNorm: false }, resume.params.slice());
+  const ws = createWorkspace(model, PROGRESS_CONFIG.bptt, PROGRESS_CONFIG.batchSize, PROGRESS_CONFIG.placement);
+  ws.lstm[0].h0.set(resume.hidden.subarray(0, 16)); ws.lstm[0].c0.set(resume.hidden.subarray(16, 32)); // (B,H) each
+  const data = batchify(progressCorpus.train, PROGRESS_CONFIG.batchSize);
+  const T = fillWindow(data, 99, PROGRESS_CONFIG.bptt, ws.tokens, ws.targets);
+  const options = { train: true, placement: PROGRESS_CONFIG.placement, keepProb: PROGRESS_CONFIG.keepProb, rng: createRng(1) };
+  zeroGradients(model);
+  modelForward(jsBackend, model, ws, T, options);
+  modelBackward(jsBackend, model, ws, T, options);
+  const direct = Math.sqrt(denseGradients(model).reduce((sum, g) => sum + g * g, 0));
+  const { progress } = await progressRun({ ...config, maxSteps: 100 });
+  assert.equal(progress.at(-1)!.step, 100);
+  assert.ok(Math.abs(progress.at(-1)!.gradNorm - direct) < 1e-6 * direct, `${progress.at(-1)!.gradNorm} vs ${direct}`);
+  assert.ok(direct > config.clip, 'the norm before clipping');
 });

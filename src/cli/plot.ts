@@ -4,8 +4,8 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import { checkCheckpointFits } from '../train/memory.js';
-import type { EpochMetrics } from '../train/trainer.js';
-import { learningCurvesSvg, type CurveSeries } from '../viz/curves.js';
+import type { EpochMetrics, ProgressPoint } from '../train/trainer.js';
+import { fractionalEpoch, learningCurvesSvg, type CurveSeries } from '../viz/curves.js';
 import { weightHistogramsSvg } from '../viz/weights.js';
 import { parsePositiveInt } from './options.js';
 import { checkWritable } from './train.js';
@@ -23,7 +23,7 @@ export interface PlotFlags {
 /** A training log's curves, with a clear error for a file that is not one. */
 export function readCurveSeries(path: string): CurveSeries {
   if (!existsSync(path)) throw new UserError(`${path}: no such log; pass a JSON log written by rlstm train --log or rlstm reproduce`);
-  let log: { config?: { name?: string; placement?: string; keepProb?: number }; epochs?: EpochMetrics[] };
+  let log: { config?: { name?: string; placement?: string; keepProb?: number }; epochs?: EpochMetrics[]; progress?: ProgressPoint[] };
   try {
     log = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
@@ -34,10 +34,18 @@ export function readCurveSeries(path: string): CurveSeries {
     && typeof m.trainPerplexity === 'number' && typeof m.lr === 'number')) {
     throw new UserError(`${path}: not a training log (no per-epoch metrics); pass a JSON log written by rlstm train --log`);
   }
-  if (epochs.length === 0) throw new UserError(`${path}: the log has no completed epoch yet; plot it after the first epoch`);
+  // progress points inside epochs: absent from logs written before them
+  const progress = log.progress ?? [];
+  if (!Array.isArray(progress) || !progress.every((p) => typeof p?.epoch === 'number' && typeof p.window === 'number'
+    && typeof p.windows === 'number' && p.windows > 0 && typeof p.trainPerplexity === 'number' && typeof p.lr === 'number')) {
+    throw new UserError(`${path}: not a training log (malformed progress points); pass a JSON log written by rlstm train --log`);
+  }
+  if (epochs.length === 0 && progress.length === 0) {
+    throw new UserError(`${path}: the log has no completed epoch and no progress point yet; plot it after the first 100 training steps`);
+  }
   // a log.json (as rlstm reproduce writes) is named by its folder: results/medium/log.json → medium
   const name = basename(path).replace(/\.json$/, '');
-  return { label: name === 'log' ? basename(dirname(resolve(path))) : name, epochs };
+  return { label: name === 'log' ? basename(dirname(resolve(path))) : name, epochs, progress };
 }
 
 export async function plotCommand(logs: string[], flags: PlotFlags): Promise<void> {
@@ -60,7 +68,10 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   }
   if (flags.epochs !== undefined) {
     const n = parsePositiveInt('--epochs', flags.epochs);
-    for (const s of series) s.epochs = s.epochs.filter((m) => m.epoch <= n);
+    for (const s of series) {
+      s.epochs = s.epochs.filter((m) => m.epoch <= n);
+      s.progress = s.progress?.filter((p) => fractionalEpoch(p) <= n);
+    }
   }
   // two logs with the same file name (run-a/log.json, run-b/log.json) are told apart by their folder
   const labels = series.map((s) => s.label);
@@ -70,7 +81,8 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   }
   const out = flags.out ?? logs[0].replace(/\.json$/, '') + '.svg';
   checkWritable('--out', out);
-  const title = flags.title ?? (series.length === 1 ? `${series[0].label}: perplexity per epoch` : 'Perplexity per epoch');
+  const what = series.every((s) => s.epochs.length === 0) ? 'training perplexity (no complete epoch yet)' : 'perplexity per epoch';
+  const title = flags.title ?? (series.length === 1 ? `${series[0].label}: ${what}` : what[0].toUpperCase() + what.slice(1));
   writeFileAtomic(out, await learningCurvesSvg(series, { title }));
   console.log(`learning curves: ${out}`);
 }

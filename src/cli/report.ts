@@ -55,12 +55,12 @@ export async function reportCommand(runDir: string, flags: ReportFlags): Promise
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
   const ids = generateTokens(backend, model, vocab, { count: SAMPLE_WORDS, temperature: 1, seed: SAMPLE_SEED, prompt: [] });
   const sample = formatTokens(ids.map((id) => vocab.words[id]), config.level ?? 'word');
-  const last = series.epochs.at(-1)!;
+  const last = series.epochs.at(-1);
   const facts: [string, string][] = [
     ['model', `${config.layers}×${config.hidden} LSTM, vocabulary ${vocab.words.length}, dropout ${config.placement} keep ${config.keepProb}`
       + `${config.layerNorm ? ', layer norm' : ''}`],
     ['epochs', `${series.epochs.length} of ${config.epochs}${log.stopReason ? ` (${log.stopReason})` : ''}`],
-    ['validation perplexity', `${last.validPerplexity.toFixed(2)} after epoch ${last.epoch}`],
+    ['validation perplexity', last ? `${last.validPerplexity.toFixed(2)} after epoch ${last.epoch}` : 'no complete epoch yet'],
     ['test perplexity', log.test ? `${log.test.perplexity.toFixed(2)} (batch ${log.test.batchSize}, T ${log.test.bptt})` : 'not scored yet'],
     ['training time', log.wallSeconds !== undefined ? `${(log.wallSeconds / 60).toFixed(1)} minutes on the ${log.backend ?? '?'} backend` : '?'],
     ['log', logPath],

@@ -86,11 +86,12 @@ export function summarize(state: TrainingState, config: TrainConfig, backend: st
   };
 }
 
-async function writeResults(out: string, state: TrainingState, config: TrainConfig, backend: string): Promise<void> {
+/** summary.json and curves.svg in the results folder (after every epoch and at the end of a session). */
+export async function writeResults(out: string, state: TrainingState, config: TrainConfig, backend: string): Promise<void> {
   const summary = summarize(state, config, backend);
   writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const paper = PAPER_RESULTS[config.name];
-  const svg = await learningCurvesSvg([{ label: config.name, epochs: state.epochs }], {
+  const svg = await learningCurvesSvg([{ label: config.name, epochs: state.epochs, progress: state.progress }], {
     title: `${config.name} configuration: perplexity per epoch${summary.complete ? '' : ` (${summary.epochsCompleted} of ${summary.epochsPlanned} epochs)`}`,
     references: paper ? [
       { label: `paper valid ${paper.valid}`, value: paper.valid },

@@ -35,6 +35,24 @@ export interface StepProgress {
   gradNorm: number;
 }
 
+/**
+ * One point of the log's progress inside an epoch, taken every 100 optimizer steps (step a multiple of 100)
+ * and, between those, whenever a minute has passed without a point (timed: true). The step points are
+ * the same in a resumed run as in an uninterrupted one; the timed points and the two timings are not.
+ */
+export interface ProgressPoint {
+  step: number; //    optimizer steps since the run began
+  epoch: number; //   1-based
+  window: number; //  windows done in this epoch: the point sits at epoch - 1 + window / windows
+  windows: number; // windows in the epoch
+  lr: number;
+  trainPerplexity: number; // over this epoch's steps since its last 100-step point (or its start), dropout on
+  gradNorm: number; //        the global gradient norm of this point's step, before clipping
+  tokensPerSecond: number; // training tokens per second over the same steps (evaluation and saving excluded)
+  seconds: number; //         wall time since the run began, over every session (as the log's wallSeconds)
+  timed?: true; //            taken because a minute had passed, not because of the step count
+}
+
 export interface TrainCallbacks {
   onEpochStart?(epoch: number, lr: number, windows: number, firstWindow: number): void;
   onStep?(progress: StepProgress): void;
@@ -67,6 +85,9 @@ export interface TrainingState {
   /** Validation after a run stopped mid-epoch (max steps, time budget); not an epoch of the log. */
   partial: EpochMetrics | null;
   trainSeconds: number; // time spent in this run so far, over every session
+  progress: ProgressPoint[];
+  /** The epoch's sums at its last 100-step point (zero at its start): the next point covers the steps since. */
+  progressMark: { nll: number; tokens: number; seconds: number };
 }
 
 export interface ResumePoint {
@@ -101,6 +122,11 @@ export interface TrainRun {
   budgetEvalTokens?: number;
   /** Where the corpus came from (stored in checkpoints so a resume can find it again). */
   dataSource?: unknown;
+  /**
+   * When the log gets a progress point: every `everySteps` steps (100) and after `everySeconds` (60)
+   * without one, by the clock `now` (milliseconds, performance.now by default; tests pass their own).
+   */
+  progress?: { everySteps?: number; everySeconds?: number; now?: () => number };
 }
 
 /** The file that keeps the best weights under early stopping: model.safetensors → model.best.safetensors. */
@@ -111,6 +137,14 @@ export function bestModelPath(savePath: string): string {
 /** Metadata stored in every checkpoint: the hyperparameters, the vocabulary and the corpus fingerprint. */
 export function checkpointMetadata(config: TrainConfig, corpus: Corpus, corpusFingerprint: string): Record<string, string> {
   return { config: JSON.stringify(config), vocab: JSON.stringify(corpus.vocab.words), corpus: corpusFingerprint };
+}
+
+/** A log as indented JSON, with one line per progress point (thousands in a long run), written last. */
+export function logJson(log: { progress: ProgressPoint[] }): string {
+  const { progress, ...rest } = log;
+  const head = JSON.stringify(rest, null, 2); // "{\n  ...\n}"
+  const points = progress.map((p) => `    ${JSON.stringify(p)}`).join(',\n');
+  return `${head.slice(0, -2)},\n  "progress": [${points === '' ? '' : `\n${points}\n  `}]\n}\n`;
 }
 
 /** The carried state (h0 and c0 of every layer, (B,H) each) as one array, and back. */
@@ -135,7 +169,7 @@ function freshState(rngState: Uint32Array): TrainingState {
   return {
     epoch: 1, window: 0, step: 0, rng: Array.from(rngState), epochNll: 0, epochTokens: 0, epochSteps: 0, epochSeconds: 0,
     early: { best: null, bestEpoch: null, epochsSinceBest: 0 }, epochs: [], finished: false, stopReason: null,
-    test: null, partial: null, trainSeconds: 0,
+    test: null, partial: null, trainSeconds: 0, progress: [], progressMark: { nll: 0, tokens: 0, seconds: 0 },
   };
 }
 
@@ -171,6 +205,8 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
   let state = freshState(rng.state);
   if (run.resume) {
     state = run.resume.state;
+    state.progress ??= []; // a checkpoint written before the log had progress points
+    state.progressMark ??= { nll: 0, tokens: 0, seconds: 0 };
     rng.state.set(state.rng);
     restoreHiddenState(ws, run.resume.hidden, run.resume.from);
     early.best = state.early.best ?? Infinity;
@@ -192,6 +228,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     epochs: state.epochs, partial: null as EpochMetrics | null, test: null as Evaluation | null,
     stopReason: null as StopReason | null, steps: 0, bestEpoch: null as number | null, wallSeconds: 0,
     checkpoint: run.savePath,
+    progress: state.progress, // last: a long run has thousands of points
   };
   const elapsed = (): number => (performance.now() - started) / 1000;
   let lastCheckpoint: { path: string; step: number } | null = run.resume ? { path: run.resume.from, step: state.step } : null;
@@ -212,8 +249,13 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     log.epochs = state.epochs; log.partial = state.partial; log.test = state.test; log.stopReason = state.stopReason;
     log.steps = state.step; log.bestEpoch = state.early.bestEpoch;
     log.wallSeconds = sessionTrainSecondsAtStart + elapsed();
-    writeOrStop('log', () => writeFileAtomic(run.logPath!, JSON.stringify(log, null, 2) + '\n'));
+    log.progress = state.progress;
+    writeOrStop('log', () => writeFileAtomic(run.logPath!, logJson(log)));
   };
+  const pointEverySteps = run.progress?.everySteps ?? 100;
+  const pointEveryMs = (run.progress?.everySeconds ?? 60) * 1000;
+  const clock = run.progress?.now ?? (() => performance.now());
+  let lastPointTime = clock();
   let lastSaveTime = performance.now();
   const syncEarly = (): void => {
     state.early = { best: Number.isFinite(early.best) ? early.best : null, bestEpoch: early.bestEpoch, epochsSinceBest: early.epochsSinceBest };
@@ -263,6 +305,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     if (state.window === 0) {
       resetState(ws);
       state.epochNll = 0; state.epochTokens = 0; state.epochSteps = 0; state.epochSeconds = 0;
+      state.progressMark = { nll: 0, tokens: 0, seconds: 0 };
     }
     run.callbacks?.onEpochStart?.(epoch, lr, windows, state.window);
     let segmentStart = performance.now(), segmentSecondsBefore = state.epochSeconds;
@@ -292,6 +335,19 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
         epoch, window: state.window, windows, step: state.step, lr, trainPerplexity: Math.exp(state.epochNll / state.epochTokens),
         tokensPerSecond: state.epochTokens / Math.max(state.epochSeconds, 1e-9), gradNorm,
       });
+      const dueToSteps = state.step % pointEverySteps === 0;
+      if (dueToSteps || clock() - lastPointTime >= pointEveryMs) {
+        const mark = state.progressMark;
+        state.progress.push({
+          step: state.step, epoch, window: state.window, windows, lr,
+          trainPerplexity: Math.exp((state.epochNll - mark.nll) / (state.epochTokens - mark.tokens)), gradNorm,
+          tokensPerSecond: (state.epochTokens - mark.tokens) / Math.max(state.epochSeconds - mark.seconds, 1e-9),
+          seconds: sessionTrainSecondsAtStart + elapsed(), ...(dueToSteps ? {} : { timed: true as const }),
+        });
+        if (dueToSteps) state.progressMark = { nll: state.epochNll, tokens: state.epochTokens, seconds: state.epochSeconds };
+        lastPointTime = clock();
+        writeLog();
+      }
       if (now - lastSaveTime > everyMs) {
         save();
         segmentStart = performance.now(); segmentSecondsBefore = state.epochSeconds; // saving is not training time
