@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import { evaluate } from '../train/evaluate.js';
-import { parseBackend, parsePositiveInt } from './options.js';
+import { parseBackend, parseFlag } from './options.js';
 import { corpusSource, DEFAULT_DATA } from './train.js';
 
 export interface EvalCommandFlags {
@@ -23,10 +23,12 @@ export async function evalCommand(flags: EvalCommandFlags): Promise<void> {
   if (flags.split !== 'valid' && flags.split !== 'test') {
     throw new UserError(`--split ${flags.split}: unknown split; use valid or test`);
   }
+  const batchSize = flags.batchSize === undefined ? null : parseFlag('--batch-size', flags.batchSize);
+  const bptt = flags.bptt === undefined ? null : parseFlag('--bptt', flags.bptt);
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line));
   const { model, config, vocab, dataSource } = loadModelFromCheckpoint(flags.checkpoint);
-  const B = flags.batchSize === undefined ? config.batchSize : parsePositiveInt('--batch-size', flags.batchSize);
-  const T = flags.bptt === undefined ? config.bptt : parsePositiveInt('--bptt', flags.bptt);
+  const B = batchSize ?? config.batchSize;
+  const T = bptt ?? config.bptt;
   // the corpus given, else the one the model was trained on, else the bundled PTB
   const source = corpusSource(flags, dataSource ?? { dir: DEFAULT_DATA });
   const corpus = loadCorpusFrom(source, { level: config.level ?? 'word', vocabSize: null, vocab });

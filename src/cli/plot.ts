@@ -6,7 +6,7 @@ import { loadModelFromCheckpoint } from '../train/load.js';
 import type { EpochMetrics } from '../train/trainer.js';
 import { learningCurvesSvg, type CurveSeries } from '../viz/curves.js';
 import { weightHistogramsSvg } from '../viz/weights.js';
-import { parsePositiveInt } from './options.js';
+import { parseFlag } from './options.js';
 import { checkWritable } from './train.js';
 
 /** `rlstm plot LOG.json [...]` (learning curves) and `rlstm plot --weights CKPT` (weight histograms). */
@@ -40,6 +40,7 @@ export function readCurveSeries(path: string): CurveSeries {
 }
 
 export async function plotCommand(logs: string[], flags: PlotFlags): Promise<void> {
+  const epochs = flags.epochs === undefined ? null : parseFlag('--epochs', flags.epochs);
   if (flags.weights !== undefined) {
     if (logs.length > 0) throw new UserError('give either logs (learning curves) or --weights CKPT (histograms), not both');
     const out = flags.out ?? flags.weights.replace(/\.safetensors$/, '') + '.weights.svg';
@@ -56,9 +57,8 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   if (flags.label !== undefined && flags.label.length !== logs.length) {
     throw new UserError(`--label was given ${flags.label.length} time${flags.label.length === 1 ? '' : 's'} for ${logs.length} logs; give one --label per log, in order`);
   }
-  if (flags.epochs !== undefined) {
-    const n = parsePositiveInt('--epochs', flags.epochs);
-    for (const s of series) s.epochs = s.epochs.filter((m) => m.epoch <= n);
+  if (epochs !== null) {
+    for (const s of series) s.epochs = s.epochs.filter((m) => m.epoch <= epochs);
   }
   // two logs with the same file name (run-a/log.json, run-b/log.json) are told apart by their folder
   const labels = series.map((s) => s.label);

@@ -7,7 +7,7 @@ import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
 import { loadResumePoint } from '../train/load.js';
 import { trainModel, type ResumePoint, type TrainingState } from '../train/trainer.js';
-import { parseBackend, parseNonNegativeInt, parsePositive, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
+import { parseBackend, parseFlag, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
 
 export interface TrainCommandFlags extends TrainFlags {
   backend: string;
@@ -71,6 +71,8 @@ export interface TrainHooks {
 }
 
 export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks = {}): Promise<void> {
+  // every number is read before anything is loaded or written
+  const checkpointEvery = flags.checkpointEvery === undefined ? null : parseFlag('--checkpoint-every', flags.checkpointEvery);
   let config: TrainConfig;
   let resume: ResumePoint | null = null;
   let source: CorpusSource;
@@ -84,13 +86,15 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
       throw new UserError(`${flag} cannot be changed when resuming (the configuration comes from the checkpoint); drop it, `
         + 'or start a new run without --resume');
     }
+    // stop conditions belong to a session, not to the run: a resumed run goes on to the end unless told
+    const maxSteps = flags.maxSteps !== undefined ? parseFlag('--max-steps', flags.maxSteps) : null;
+    const timeBudgetMinutes = flags.timeBudget !== undefined ? parseFlag('--time-budget', flags.timeBudget) : null;
     const point = loadResumePoint(flags.resume);
     config = point.config;
     resume = point.resume;
     expectedFingerprint = point.corpusFingerprint;
-    // stop conditions belong to a session, not to the run: a resumed run goes on to the end unless told
-    config.maxSteps = flags.maxSteps !== undefined ? parseNonNegativeInt('--max-steps', flags.maxSteps) : null;
-    config.timeBudgetMinutes = flags.timeBudget !== undefined ? parsePositive('--time-budget', flags.timeBudget) : null;
+    config.maxSteps = maxSteps;
+    config.timeBudgetMinutes = timeBudgetMinutes;
     source = corpusSource(flags, point.dataSource ?? { dir: DEFAULT_DATA });
     resumeLog = point.logPath;
     resumeBackend = point.backend;
@@ -98,7 +102,6 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     config = resolveTrainConfig(flags);
     source = corpusSource(flags, { dir: DEFAULT_DATA });
   }
-  const checkpointEvery = flags.checkpointEvery === undefined ? null : parsePositive('--checkpoint-every', flags.checkpointEvery);
   const backend = selectBackend(parseBackend(flags.backend), (line) => console.error(line), { hidden: config.hidden });
   if (resumeBackend !== null && resumeBackend !== backend.name) {
     console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
