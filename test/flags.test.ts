@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { UserError } from '../src/errors.js';
 import { CONFIGS } from '../src/model/configs.js';
 import { describeForm, NUMERIC_FLAGS, parseFlag, resolveTrainConfig, type NumberForm, type NumericFlag } from '../src/cli/options.js';
-import { rlstm, tempDir } from './helpers.js';
+import { switchedOn } from '../src/kernels/env.js';
+import { RLSTM, rlstm, tempDir } from './helpers.js';
 
 /**
  * Numbers on the command line: every numeric flag of every command is read strictly (whole numbers for
@@ -242,4 +244,30 @@ test('the argument parser\'s own errors are one line with status 2 too', () => {
     assert.deepEqual(readdirSync(work), []);
   }
   assert.equal(rlstm(['train', '--help'], tempDir()).status, 0, 'help is not an error');
+});
+
+test('RLSTM_HELPER and RLSTM_BLIS: unset, empty or 1 is on, 0 is off, anything else is refused by name', () => {
+  const before = process.env.RLSTM_HELPER;
+  try {
+    for (const [value, on] of [[undefined, true], ['', true], ['1', true], ['0', false]] as const) {
+      if (value === undefined) delete process.env.RLSTM_HELPER;
+      else process.env.RLSTM_HELPER = value;
+      assert.equal(switchedOn('RLSTM_HELPER'), on, `RLSTM_HELPER=${value}`);
+    }
+    for (const value of ['off', 'false', 'no', '2', ' 0', '00']) {
+      process.env.RLSTM_HELPER = value;
+      assert.throws(() => switchedOn('RLSTM_HELPER'), (err: unknown) => err instanceof UserError
+        && err.message === `RLSTM_HELPER is "${value}": use 0 (off) or 1 (on), or leave it unset`);
+    }
+  } finally {
+    if (before === undefined) delete process.env.RLSTM_HELPER;
+    else process.env.RLSTM_HELPER = before;
+  }
+  // through the command line: checked when the backend is chosen, before the checkpoint is read
+  const work = tempDir();
+  const r = spawnSync(process.execPath, [RLSTM, 'eval', '--checkpoint', 'missing.safetensors'],
+    { cwd: work, encoding: 'utf8', env: { ...process.env, RLSTM_BLIS: 'off' } });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, 'rlstm: RLSTM_BLIS is "off": use 0 (off) or 1 (on), or leave it unset\n');
+  assert.deepEqual(readdirSync(work), []);
 });
