@@ -50,11 +50,11 @@ function corpusWith(split: 'train' | 'valid' | 'test', content: string | Buffer)
 }
 
 const BAD_INPUTS: [string, (data: string) => string[], RegExp][] = [
-  ['keep probability above 1', () => ['--keep-prob', '1.5'], /--keep-prob 1.5: must be in \(0, 1\]/],
-  ['keep probability 0', () => ['--keep-prob', '0'], /--keep-prob 0: must be in \(0, 1\]/],
+  ['keep probability above 1', () => ['--keep-prob', '1.5'], /--keep-prob 1.5: must be a number in \(0, 1\]/],
+  ['keep probability 0', () => ['--keep-prob', '0'], /--keep-prob 0: must be a number in \(0, 1\]/],
   ['--keep-prob with --dropout', () => ['--keep-prob', '0.5', '--dropout', '0.5'], /--keep-prob and --dropout both given/],
-  ['negative learning rate', () => ['--lr', '-1'], /--lr -1: must be greater than 0/],
-  ['zero learning rate', () => ['--lr', '0'], /--lr 0: must be greater than 0/],
+  ['negative learning rate', () => ['--lr', '-1'], /--lr -1: must be a number greater than 0/],
+  ['zero learning rate', () => ['--lr', '0'], /--lr 0: must be a number greater than 0/],
   ['zero BPTT length', () => ['--bptt', '0'], /--bptt 0: must be a whole number of at least 1/],
   ['zero batch size', () => ['--batch-size', '0'], /--batch-size 0: must be a whole number of at least 1/],
   ['zero hidden size', () => ['--hidden', '0'], /--hidden 0: must be a whole number of at least 1/],

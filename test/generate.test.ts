@@ -162,11 +162,11 @@ function tinyCheckpoint(level?: 'word' | 'char', words = WORDS): string {
 test('generateCommand refuses a negative temperature and a token count that is not a positive whole number', async () => {
   const checkpoint = tinyCheckpoint('word');
   const bad: [Record<string, string>, RegExp][] = [
-    [{ temperature: '-1' }, /^--temperature -1: must be 0 or more; 0 means greedy$/],
-    [{ temperature: 'hot' }, /^--temperature hot: not a number/],
-    [{ words: '0' }, /^--words 0: must be a whole number of at least 1$/],
-    [{ words: '2.5' }, /^--words 2.5: must be a whole number of at least 1$/],
-    [{ seed: '-3' }, /^--seed -3: must be a whole number of at least 0$/],
+    [{ temperature: '-1' }, /^--temperature -1: must be a number of at least 0; 0 means greedy \(e\.g\. --temperature 0\.8\)$/],
+    [{ temperature: 'hot' }, /^--temperature hot: must be a number of at least 0/],
+    [{ words: '0' }, /^--words 0: must be a whole number of at least 1 \(e\.g\. --words 100\)$/],
+    [{ words: '2.5' }, /^--words 2.5: must be a whole number of at least 1 \(e\.g\. --words 100\)$/],
+    [{ seed: '-3' }, /^--seed -3: must be a whole number from 0 to 4294967295 \(e\.g\. --seed 1\)$/],
   ];
   for (const [flags, message] of bad) {
     await assert.rejects(generateCommand({ checkpoint, backend: 'js', ...flags }), (err: unknown) =>
@@ -202,7 +202,7 @@ test('rlstm generate: the prompt then the sample, reproducible by seed, one warn
   assert.equal(greedy.stdout, expectedOutput(checkpoint, '', 15, 4, 0));
   const bad = rlstm([...args, '--temperature', '-1'], work);
   assert.equal(bad.status, 2);
-  assert.equal(bad.stderr, 'rlstm: --temperature -1: must be 0 or more; 0 means greedy\n');
+  assert.equal(bad.stderr, 'rlstm: --temperature -1: must be a number of at least 0; 0 means greedy (e.g. --temperature 0.8)\n');
 });
 
 test('rlstm generate with a character model prints characters', () => {

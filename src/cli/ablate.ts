@@ -7,7 +7,7 @@ import {
 } from '../experiments/ablation.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
 import { keepSweepSvg, placementCurvesSvg } from '../viz/ablation.js';
-import { parsePositive, parsePositiveInt } from './options.js';
+import { parseFlag } from './options.js';
 import { DEFAULT_DATA, trainCommand } from './train.js';
 
 /**
@@ -88,13 +88,13 @@ export async function ablateCommand(flags: AblateFlags): Promise<void> {
   const runsDir = flags.runs ?? join('runs', 'ablation');
   const runs = ablationRuns();
   const settings: AblationSettings = {
-    hidden: flags.hidden !== undefined ? parsePositiveInt('--hidden', flags.hidden) : 200,
+    hidden: flags.hidden !== undefined ? parseFlag('--hidden', flags.hidden) : 200,
     layers: 2,
-    epochs: flags.epochs !== undefined ? parsePositiveInt('--epochs', flags.epochs) : 8,
+    epochs: flags.epochs !== undefined ? parseFlag('--epochs', flags.epochs) : 8,
     maxEpoch: 4,
     decay: 0.5,
-    trainTokens: flags.trainTokens !== undefined ? parsePositiveInt('--train-tokens', flags.trainTokens) : 200_000,
-    minutesPerRun: flags.budgetMinutes !== undefined ? parsePositive('--budget-minutes', flags.budgetMinutes) / runs.length : null,
+    trainTokens: flags.trainTokens !== undefined ? parseFlag('--train-tokens', flags.trainTokens) : 200_000,
+    minutesPerRun: flags.budgetMinutes !== undefined ? parseFlag('--budget-minutes', flags.budgetMinutes) / runs.length : null,
     seed: 1,
   };
   const splits = findSplitFiles(resolve(flags.data ?? DEFAULT_DATA));

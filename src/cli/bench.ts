@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { selectBackend } from '../kernels/select.js';
 import { CONFIGS } from '../model/configs.js';
 import { runBench } from '../bench/bench.js';
-import { parseBackend, parsePositiveInt } from './options.js';
+import { parseBackend, parseFlag } from './options.js';
 import { DEFAULT_DATA } from './train.js';
 
 export interface BenchFlags {
@@ -22,7 +22,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
   if (config === undefined) {
     throw new UserError(`--config ${flags.config}: unknown configuration; use one of ${Object.keys(CONFIGS).join(', ')}`);
   }
-  const steps = flags.steps === undefined ? DEFAULT_STEPS[flags.config] : parsePositiveInt('--steps', flags.steps);
+  const steps = flags.steps === undefined ? DEFAULT_STEPS[flags.config] : parseFlag('--steps', flags.steps);
   const backendChoice = parseBackend(flags.backend);
   const corpus = loadCorpus(flags.data ?? DEFAULT_DATA);
   const backend = selectBackend(backendChoice, (line) => console.error(line), { hidden: config.hidden }); // after the inputs' checks

@@ -4,7 +4,7 @@ import { selectBackend } from '../kernels/select.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import { evaluate } from '../train/evaluate.js';
 import { checkCheckpointFits, checkMemory, estimateEvaluationBytes } from '../train/memory.js';
-import { parseBackend, parsePositiveInt } from './options.js';
+import { parseBackend, parseFlag } from './options.js';
 import { corpusSource, DEFAULT_DATA } from './train.js';
 
 export interface EvalCommandFlags {
@@ -24,11 +24,13 @@ export async function evalCommand(flags: EvalCommandFlags): Promise<void> {
   if (flags.split !== 'valid' && flags.split !== 'test') {
     throw new UserError(`--split ${flags.split}: unknown split; use valid or test`);
   }
+  const batchSize = flags.batchSize === undefined ? null : parseFlag('--batch-size', flags.batchSize);
+  const bptt = flags.bptt === undefined ? null : parseFlag('--bptt', flags.bptt);
   const backendChoice = parseBackend(flags.backend);
   checkCheckpointFits(flags.checkpoint);
   const { model, config, vocab, dataSource } = loadModelFromCheckpoint(flags.checkpoint);
-  const B = flags.batchSize === undefined ? config.batchSize : parsePositiveInt('--batch-size', flags.batchSize);
-  const T = flags.bptt === undefined ? config.bptt : parsePositiveInt('--bptt', flags.bptt);
+  const B = batchSize ?? config.batchSize;
+  const T = bptt ?? config.bptt;
   checkMemory(estimateEvaluationBytes(model.config, B, T), 'this evaluation');
   // the corpus given, else the one the model was trained on, else the bundled PTB
   const source = corpusSource(flags, dataSource ?? { dir: DEFAULT_DATA });

@@ -1,9 +1,8 @@
 import { selectBackend } from '../kernels/select.js';
-import { UserError } from '../errors.js';
 import { encodePrompt, formatTokens, generateTokens, promptTokens } from '../model/generate.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import { checkCheckpointFits } from '../train/memory.js';
-import { parseBackend, parseNonNegativeInt, parseNumber, parsePositiveInt } from './options.js';
+import { parseBackend, parseFlag } from './options.js';
 
 export interface GenerateCommandFlags {
   checkpoint: string;
@@ -20,10 +19,9 @@ const DEFAULT_SEED = 1;
 
 /** `rlstm generate`: prints the prompt followed by `--words` sampled tokens (words, or characters). */
 export async function generateCommand(flags: GenerateCommandFlags): Promise<void> {
-  const count = flags.words === undefined ? DEFAULT_TOKENS : parsePositiveInt('--words', flags.words);
-  const temperature = flags.temperature === undefined ? DEFAULT_TEMPERATURE : parseNumber('--temperature', flags.temperature);
-  if (temperature < 0) throw new UserError(`--temperature ${flags.temperature}: must be 0 or more; 0 means greedy`);
-  const seed = flags.seed === undefined ? DEFAULT_SEED : parseNonNegativeInt('--seed', flags.seed);
+  const count = flags.words === undefined ? DEFAULT_TOKENS : parseFlag('--words', flags.words);
+  const temperature = flags.temperature === undefined ? DEFAULT_TEMPERATURE : parseFlag('--temperature', flags.temperature);
+  const seed = flags.seed === undefined ? DEFAULT_SEED : parseFlag('--seed', flags.seed);
   const backendChoice = parseBackend(flags.backend);
 
   checkCheckpointFits(flags.checkpoint);

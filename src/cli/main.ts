@@ -26,10 +26,19 @@ function run(action: () => Promise<void>): Promise<void> {
   });
 }
 
+/**
+ * Commander's own errors (an unknown option, a missing value, a choice not offered) as one line, as every
+ * other mistake is: `rlstm: unknown option '--epoch' (Did you mean --epochs?); see rlstm train --help`.
+ */
+function oneLineError(help: string): (text: string, write: (line: string) => void) => void {
+  return (text, write) => write(`rlstm: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').replace(/\.$/, '')}; see ${help}\n`);
+}
+
 const program = new Command()
   .name('rlstm')
   .description('LSTM language models regularized with dropout on non-recurrent connections (Zaremba et al. 2014)')
-  .showHelpAfterError();
+  .configureOutput({ outputError: oneLineError('rlstm --help') })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)); // status 2, as for every user error
 
 program.command('train')
   .description('train a language model (the paper\'s small | medium | large configurations, or quick)')
@@ -152,5 +161,7 @@ program.command('ablate')
   .option('--data <dir>', 'corpus folder (default: the bundled PTB)')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .action((flags: AblateFlags) => run(async () => (await import('./ablate.js')).ablateCommand(flags)));
+
+for (const command of program.commands) command.configureOutput({ outputError: oneLineError(`rlstm ${command.name()} --help`) });
 
 await program.parseAsync(process.argv);

@@ -7,7 +7,7 @@ import { checkCheckpointFits } from '../train/memory.js';
 import type { EpochMetrics, ProgressPoint } from '../train/trainer.js';
 import { fractionalEpoch, learningCurvesSvg, type CurveSeries } from '../viz/curves.js';
 import { weightHistogramsSvg } from '../viz/weights.js';
-import { parsePositiveInt } from './options.js';
+import { parseFlag } from './options.js';
 import { checkWritable } from './train.js';
 
 /** `rlstm plot LOG.json [...]` (learning curves) and `rlstm plot --weights CKPT` (weight histograms). */
@@ -49,6 +49,7 @@ export function readCurveSeries(path: string): CurveSeries {
 }
 
 export async function plotCommand(logs: string[], flags: PlotFlags): Promise<void> {
+  const epochs = flags.epochs === undefined ? null : parseFlag('--epochs', flags.epochs);
   if (flags.weights !== undefined) {
     if (logs.length > 0) throw new UserError('give either logs (learning curves) or --weights CKPT (histograms), not both');
     const out = flags.out ?? flags.weights.replace(/\.safetensors$/, '') + '.weights.svg';
@@ -66,11 +67,10 @@ export async function plotCommand(logs: string[], flags: PlotFlags): Promise<voi
   if (flags.label !== undefined && flags.label.length !== logs.length) {
     throw new UserError(`--label was given ${flags.label.length} time${flags.label.length === 1 ? '' : 's'} for ${logs.length} logs; give one --label per log, in order`);
   }
-  if (flags.epochs !== undefined) {
-    const n = parsePositiveInt('--epochs', flags.epochs);
+  if (epochs !== null) {
     for (const s of series) {
-      s.epochs = s.epochs.filter((m) => m.epoch <= n);
-      s.progress = s.progress?.filter((p) => fractionalEpoch(p) <= n);
+      s.epochs = s.epochs.filter((m) => m.epoch <= epochs);
+      s.progress = s.progress?.filter((p) => fractionalEpoch(p) <= epochs);
     }
   }
   // two logs with the same file name (run-a/log.json, run-b/log.json) are told apart by their folder

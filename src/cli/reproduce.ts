@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadResumePoint } from '../train/load.js';
 import type { TrainingState } from '../train/trainer.js';
 import { learningCurvesSvg } from '../viz/curves.js';
+import { parseFlag } from './options.js';
 import { trainCommand } from './train.js';
 
 /**
@@ -105,6 +106,10 @@ export async function reproduceCommand(name: string, flags: ReproduceFlags): Pro
   if (!['small', 'medium', 'large'].includes(name)) {
     throw new UserError(`reproduce ${name}: unknown configuration; use small, medium or large`);
   }
+  // checked here, before any folder is made; train reads them again from the same strings
+  if (flags.maxSteps !== undefined) parseFlag('--max-steps', flags.maxSteps);
+  if (flags.timeBudget !== undefined) parseFlag('--time-budget', flags.timeBudget);
+  if (flags.checkpointEvery !== undefined) parseFlag('--checkpoint-every', flags.checkpointEvery);
   const out = flags.out ?? join('results', name);
   const checkpoint = flags.checkpoint ?? join('runs', `reproduce-${name}.safetensors`);
   if (flags.resume) {

@@ -9,7 +9,7 @@ import { selectBackend } from '../kernels/select.js';
 import { loadResumePoint } from '../train/load.js';
 import { checkMemory, estimateTrainingBytes, type MemoryEstimate } from '../train/memory.js';
 import { trainModel, type ResumePoint, type StopReason, type TrainingState } from '../train/trainer.js';
-import { parseBackend, parseNonNegativeInt, parsePositive, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
+import { parseBackend, parseFlag, resolveTrainConfig, RESUMABLE_FLAGS, type TrainFlags } from './options.js';
 
 export interface TrainCommandFlags extends TrainFlags {
   backend: string;
@@ -81,6 +81,8 @@ const STOP_SIGNALS: Record<string, string> = { SIGINT: 'interrupted', SIGTERM: '
 
 /** Trains (or resumes) one run; returns why it stopped ('interrupted' after a stop signal). */
 export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks = {}): Promise<StopReason> {
+  // every number is read before anything is loaded or written
+  const checkpointEvery = flags.checkpointEvery === undefined ? null : parseFlag('--checkpoint-every', flags.checkpointEvery);
   let config: TrainConfig;
   let resume: ResumePoint | null = null;
   let source: CorpusSource;
@@ -95,13 +97,15 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
       throw new UserError(`${flag} cannot be changed when resuming (the configuration comes from the checkpoint); drop it, `
         + 'or start a new run without --resume');
     }
+    // stop conditions belong to a session, not to the run: a resumed run goes on to the end unless told
+    const maxSteps = flags.maxSteps !== undefined ? parseFlag('--max-steps', flags.maxSteps) : null;
+    const timeBudgetMinutes = flags.timeBudget !== undefined ? parseFlag('--time-budget', flags.timeBudget) : null;
     const point = loadResumePoint(flags.resume);
     config = point.config;
     resume = point.resume;
     expectedFingerprint = point.corpusFingerprint;
-    // stop conditions belong to a session, not to the run: a resumed run goes on to the end unless told
-    config.maxSteps = flags.maxSteps !== undefined ? parseNonNegativeInt('--max-steps', flags.maxSteps) : null;
-    config.timeBudgetMinutes = flags.timeBudget !== undefined ? parsePositive('--time-budget', flags.timeBudget) : null;
+    config.maxSteps = maxSteps;
+    config.timeBudgetMinutes = timeBudgetMinutes;
     source = corpusSource(flags, point.dataSource ?? { dir: DEFAULT_DATA });
     resumeLog = point.logPath;
     resumeBackend = point.backend;
@@ -110,7 +114,6 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
     config = resolveTrainConfig(flags);
     source = corpusSource(flags, { dir: DEFAULT_DATA });
   }
-  const checkpointEvery = flags.checkpointEvery === undefined ? null : parsePositive('--checkpoint-every', flags.checkpointEvery);
   // Memory, before anything large is allocated: first with the smallest vocabulary the corpus could give
   // (refuses an impossible --hidden at once), then with the corpus read.
   const memoryNeeded = (vocabSize: number, tokens = { train: 0, valid: 0, test: 0 }): MemoryEstimate => estimateTrainingBytes(

@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { add, axpy, dot, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
 import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
+import { switchedOn } from './env.js';
 import { allShared, elementwiseHelper, failMeetings, meeting, MeetingFailed, newMeetings, sharedFloat32, sharedInt32, type Helper } from './helper.js';
 import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
 import { wholeLoop, type RecurrentJob, type RecurrentKernels, type RecurrentShare } from '../nn/lstm.js';
@@ -124,7 +125,7 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
     throw new Error(`the koffi package did not load (${(err as Error).message.split('\n')[0]})`);
   }
   const split = recurrentSplit(options);
-  const blis = process.env.RLSTM_BLIS !== '0' ? loadSkinnyGemm(koffi) : null;
+  const blis = switchedOn('RLSTM_BLIS') ? loadSkinnyGemm(koffi) : null;
   const skinnyOutsideLoop = options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT;
   // With BLIS doing the recurrent products, OpenBLAS's idle threads must not spin through them: by default
   // they spin 2^28 cycles (~0.1 s) after each product before sleeping, taking a core from BLIS's threads.

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { RecurrentJob } from '../nn/lstm.js';
+import { switchedOn } from './env.js';
 
 /**
  * A second thread for the work of a training step that BLAS's own threads do not spread over the cores
@@ -86,7 +87,7 @@ let shared: Helper | null | undefined;
 export function elementwiseHelper(): Helper | null {
   if (shared !== undefined) return shared;
   shared = null;
-  if (process.env.RLSTM_HELPER === '0' || os.availableParallelism() < 2) return null;
+  if (!switchedOn('RLSTM_HELPER') || os.availableParallelism() < 2) return null;
   try {
     shared = startHelper();
   } catch {

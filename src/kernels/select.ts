@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { blasHint, loadBlasBackend, recurrentSplit, type BlasOptions } from './blas.js';
+import { switchedOn } from './env.js';
 import { jsBackend } from './js.js';
 
 export type BackendChoice = 'auto' | 'blas' | 'js';
@@ -12,7 +13,10 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
  */
 export function selectBackend(choice: BackendChoice, warn: (line: string) => void = () => {}, options: BlasOptions = {}): Backend {
   if (choice === 'js') return jsBackend;
-  const split = recurrentSplit(options); // a wrong setting is an error, not a reason to fall back
+  // a wrong setting is an error, not a reason to fall back
+  const split = recurrentSplit(options);
+  switchedOn('RLSTM_HELPER');
+  switchedOn('RLSTM_BLIS');
   try {
     return loadBlasBackend({ ...options, recurrentSplit: split });
   } catch (err) {
