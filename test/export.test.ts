@@ -194,3 +194,20 @@ test('export --meta records strings in the metadata; keys rlstm writes itself, a
     assert.equal(existsSync(join(work, 'refused.safetensors')), false, 'nothing written');
   }
 });
+
+test('an export of a model trained on a copy of the bundled PTB records no data source, so eval finds the bundled one anywhere', () => {
+  const dir = tempDir();
+  const ptb = join(dir, 'data', 'ptb');
+  mkdirSync(ptb, { recursive: true });
+  for (const f of ['ptb.train.txt', 'ptb.valid.txt', 'ptb.test.txt']) {
+    writeFileSync(join(ptb, f), readFileSync(new URL(`../../data/ptb/${f}`, import.meta.url)));
+  }
+  const r = rlstm(['train', '--data', ptb, '--hidden', '4', '--layers', '1', '--max-steps', '0', '--backend', 'js',
+    '--save', 'p.safetensors', '--log', 'p.json'], dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readCheckpoint(join(dir, 'p.safetensors')).metadata.dataSource).dir, ptb);
+  const e = rlstm(['export', '--checkpoint', 'p.safetensors', '--out', 'p.f16.safetensors'], dir);
+  assert.equal(e.status, 0, e.stderr);
+  assert.equal(readCheckpoint(join(dir, 'p.f16.safetensors')).metadata.dataSource, undefined, 'the machine\'s own path is not shipped');
+  // a corpus that is not PTB keeps its source (the tiny one above: see the first test)
+});

@@ -1,9 +1,28 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readCheckpoint, writeFileAtomic, type TensorDtype } from '../train/checkpoint.js';
 import { DTYPE_NAMES, exportCheckpoint } from '../train/export.js';
-import { checkWritable } from './train.js';
+import { checkWritable, DEFAULT_DATA } from './train.js';
+
+const PTB_FILES = ['ptb.train.txt', 'ptb.valid.txt', 'ptb.test.txt'];
+
+/**
+ * Whether a recorded data source is a copy of the bundled Penn Treebank (the default of `rlstm train`, recorded
+ * as the absolute path of the checkout that trained): an export meant to be shipped then records none, so that
+ * `rlstm eval` of it finds the PTB bundled wherever it is installed.
+ */
+function isBundledPtb(dataSource: string | undefined): boolean {
+  if (dataSource === undefined) return false;
+  try {
+    const { dir } = JSON.parse(dataSource) as { dir?: unknown };
+    if (typeof dir !== 'string') return false;
+    if (resolve(dir) === resolve(DEFAULT_DATA)) return true;
+    return PTB_FILES.every((f) => readFileSync(join(dir, f)).equals(readFileSync(join(DEFAULT_DATA, f))));
+  } catch {
+    return false; // not there (another machine), or not PTB: kept as it was recorded
+  }
+}
 
 export interface ExportFlags {
   checkpoint: string;
@@ -48,6 +67,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UserError(`--out ${out}: a folder, not a file; name the file to write`);
   checkWritable('--out', out);
   const checkpoint = readCheckpoint(flags.checkpoint);
+  if (isBundledPtb(checkpoint.metadata.dataSource)) delete checkpoint.metadata.dataSource;
   const result = exportCheckpoint(checkpoint, flags.checkpoint, dtype, extra);
   writeFileAtomic(out, result.pieces); // an existing file at --out is replaced whole, or not at all
   const fileBefore = statSync(flags.checkpoint).size;
