@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, nextFloat, type Rng } from '../src/util/rng.js';
 import type { GradientCheckResult } from '../src/util/gradcheck.js';
+import { NATIVE_DISABLED_REASON, nativeDisabled } from '../src/kernels/blas.js';
 
 export function randomArray(n: number, rng: Rng, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -51,4 +52,18 @@ export function tinyCorpus(lines = 300): string {
   writeFileSync(join(dir, 'valid.txt'), all.slice(lines, lines + 40).join('\n') + '\n');
   writeFileSync(join(dir, 'test.txt'), all.slice(lines + 40, lines + 80).join('\n') + '\n');
   return dir;
+}
+
+/** Debian's Python, which has PyTorch where `.ci/run` installed it (python3-torch). */
+export const PYTHON = '/usr/bin/python3';
+
+/**
+ * Why PyTorch cannot be used for the agreement tests here, or null when it can (a test file asks once). RLSTM_NATIVE=0 makes it count
+ * as absent, as on a machine without it (.ci/run's second run).
+ */
+export function torchMissing(): string | null {
+  if (nativeDisabled()) return NATIVE_DISABLED_REASON;
+  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
+  return r.status === 0 ? null : `${PYTHON} cannot import torch and numpy`;
 }

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-import { PROJECT_ROOT, RLSTM, tempDir } from './helpers.js';
+import { PROJECT_ROOT, PYTHON, RLSTM, tempDir, torchMissing as torchMissingReason } from './helpers.js';
 
 // The trained model that ships in models/ (issue 16): float16, small enough to commit, with the metadata a
 // user needs (configuration, vocabulary, what it scored and how it was made), scoring in rlstm and in PyTorch
@@ -12,14 +12,9 @@ import { PROJECT_ROOT, RLSTM, tempDir } from './helpers.js';
 
 const MODEL = join(PROJECT_ROOT, 'models/ptb-small.safetensors');
 const PTB = join(PROJECT_ROOT, 'data/ptb');
-const PYTHON = '/usr/bin/python3';
 
-const torchMissing = ((): string | null => {
-  if (process.env.RLSTM_NATIVE === '0') return 'disabled by RLSTM_NATIVE=0';
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
-  return r.status === 0 ? null : `${PYTHON} cannot import torch and numpy`;
-})();
+
+const torchMissing = torchMissingReason();
 
 interface Evaluated { validPerplexity: number; testPerplexity: number; test: { batchSize: number; bptt: number; tokens: number } }
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PROJECT_ROOT, tempDir } from './helpers.js';
+import { PROJECT_ROOT, PYTHON, tempDir, torchMissing as torchMissingReason } from './helpers.js';
 
 /**
  * Cross-checks against PyTorch (scripts/pytorch_check.py): a trained checkpoint loads into
@@ -12,16 +12,10 @@ import { PROJECT_ROOT, tempDir } from './helpers.js';
  * Skipped where Debian's system Python has no torch, and under RLSTM_NATIVE=0.
  */
 
-const PYTHON = '/usr/bin/python3';
 const CHECK = join(PROJECT_ROOT, 'scripts/pytorch_check.py');
 const RLSTM = join(PROJECT_ROOT, 'bin/rlstm.js');
 
-const torchMissing = ((): string | null => {
-  if (process.env.RLSTM_NATIVE === '0') return 'disabled by RLSTM_NATIVE=0'; // as on a machine without it (.ci/run)
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
-  return r.status === 0 ? null : `${PYTHON} cannot import torch and numpy`;
-})();
+const torchMissing = torchMissingReason();
 const SKIP = `PyTorch not available: ${torchMissing}`;
 
 interface Run { status: number | null; stdout: string; stderr: string }
