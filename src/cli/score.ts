@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { selectBackend } from '../kernels/select.js';
-import { scoreText, type TextScore } from '../model/score.js';
+import { checkTextToScore, scoreText, type TextScore } from '../model/score.js';
 import { loadModelFromCheckpoint } from '../train/load.js';
 import { checkCheckpointFits } from '../train/memory.js';
 import { parseBackend } from './options.js';
@@ -27,8 +27,10 @@ export async function scoreCommand(file: string | undefined, flags: ScoreCommand
   const backendChoice = parseBackend(flags.backend);
   const source = flags.text !== undefined ? '--text' : file === '-' ? 'standard input' : file!;
   const text = flags.text ?? readText(file!, source);
+  checkTextToScore(text, source);
   checkCheckpointFits(flags.checkpoint);
   const { model, config, vocab } = loadModelFromCheckpoint(flags.checkpoint);
+  // the backend once the inputs are checked: a mistake prints one line even where BLAS's note would come first
   const backend = selectBackend(backendChoice, (line) => console.error(line));
   const score = scoreText(backend, model, vocab, config.level ?? 'word', text, config.bptt, source);
   if (score.unknown > 0) {

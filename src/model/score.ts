@@ -58,6 +58,13 @@ export function textLines(text: string): string[] {
   return lines;
 }
 
+/** A UserError for a text with nothing to score (empty, or only whitespace), naming it as `source`. */
+export function checkTextToScore(text: string, source: string): void {
+  if (text.trim().length === 0) {
+    throw new UserError(`${source}: ${text.length === 0 ? 'empty' : 'only whitespace'}; give some text to score`);
+  }
+}
+
 /**
  * Scores `text` (tokens at `level`, the level the model was trained at) with windows of T steps.
  * `source` names the text in messages (`--text`, a file name). Throws a UserError for a text with fewer
@@ -66,9 +73,7 @@ export function textLines(text: string): string[] {
 export function scoreText(
   backend: Backend, model: Model, vocab: Vocabulary, level: TokenLevel, text: string, T: number, source = 'the text',
 ): TextScore {
-  if (text.trim().length === 0) {
-    throw new UserError(`${source}: ${text.length === 0 ? 'empty' : 'only whitespace'}; give some text to score`);
-  }
+  checkTextToScore(text, source);
   // the token stream, each token with its line and spelling (line by line, then exactly the tokens
   // tokenize(text) gives: each line's tokens and its <eos>)
   const lines = textLines(text);
