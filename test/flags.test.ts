@@ -40,6 +40,9 @@ const FORMS: Record<NumericFlag, string> = {
   '--checkpoint-every': 'a number of minutes greater than 0',
   '--words': 'a whole number of at least 1',
   '--temperature': 'a number of at least 0',
+  '--top-k': 'a whole number of at least 1',
+  '--top-p': 'a number in (0, 1]',
+  '--count': 'a whole number of at least 1',
   '--steps': 'a whole number of at least 1',
   '--budget-minutes': 'a number of minutes greater than 0',
   '--train-tokens': 'a whole number of at least 1',
@@ -51,17 +54,18 @@ const COMMAND_FLAGS: Record<string, NumericFlag[]> = {
     '--max-epoch', '--epochs', '--clip', '--bptt', '--batch-size', '--seed', '--max-steps', '--test-batch-size', '--test-bptt',
     '--time-budget', '--vocab-size', '--checkpoint-every'],
   eval: ['--batch-size', '--bptt'],
-  generate: ['--words', '--temperature', '--seed'],
+  generate: ['--words', '--temperature', '--seed', '--top-k', '--top-p', '--count'],
   reproduce: ['--max-steps', '--time-budget', '--checkpoint-every'],
   bench: ['--steps'],
   plot: ['--epochs'],
   report: [],
+  score: [],
   ablate: ['--epochs', '--budget-minutes', '--hidden', '--train-tokens'],
 };
 
 /** The flags that take a value that is not a number (names, paths, text). */
 const NOT_NUMERIC = new Set(['--config', '--data', '--train', '--valid', '--test', '--level', '--dropout-placement', '--backend',
-  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs']);
+  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs', '--text']);
 
 const isWhole = (flag: NumericFlag): boolean => NUMERIC_FLAGS[flag].kind === 'whole';
 

@@ -6,7 +6,8 @@ import { UserError } from '../src/errors.js';
 import { jsBackend } from '../src/kernels/js.js';
 import { CONFIGS } from '../src/model/configs.js';
 import {
-  encodePrompt, formatTokens, generateTokens, promptTokens, sampleFromLogits,
+  createSamplingScratch, encodePrompt, formatTokens, generateSamples, generateTokens, promptTokens, sampleFromLogits,
+  type SamplingFilter,
 } from '../src/model/generate.js';
 import { createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions } from '../src/model/lm.js';
 import { createModel, initializeParameters, type Model } from '../src/model/params.js';
@@ -214,4 +215,114 @@ test('rlstm generate with a character model prints characters', () => {
   assert.ok(r.stdout.startsWith('ab😀'), r.stdout);
   assert.ok(!r.stdout.includes(EOS), 'line breaks, not <eos>');
   assert.equal(r.stdout, expectedOutput(checkpoint, 'ab😀', 30, 1));
+});
+
+/**
+ * Sampling with top-k and nucleus (top-p) filters: the tokens drawn are only those of the filtered set, and
+ * their frequencies are the renormalized probabilities. Pearson's chi-square over the kept tokens, against
+ * the 0.1% critical value of its degrees of freedom (a seeded draw, so the result does not vary between
+ * runs; a correct sampler passes such a test 999 times in 1000 seeds).
+ */
+const CHI_SQUARE_999 = [Infinity, 10.83, 13.82, 16.27, 18.47, 20.52, 22.46]; // by degrees of freedom (none: one token, nothing to test)
+
+/** Draws `n` tokens and returns the counts per token. */
+function drawCounts(logits: Float32Array, temperature: number, filter: SamplingFilter | null, n: number, seed = 42): number[] {
+  const V = logits.length;
+  const rng = createRng(seed);
+  const { weights, order } = createSamplingScratch(V);
+  const counts = new Array<number>(V).fill(0);
+  for (let k = 0; k < n; k++) counts[sampleFromLogits(logits, V, temperature, rng, weights, filter, order)]++;
+  return counts;
+}
+
+/** Asserts counts follow `expected` (unnormalized weights): zero where it is zero, and chi-square below the 0.1% value. */
+function assertFollows(counts: number[], expected: number[], what: string): void {
+  const n = counts.reduce((a, b) => a + b, 0);
+  const total = expected.reduce((a, b) => a + b, 0);
+  let chi = 0, kept = 0;
+  for (let v = 0; v < counts.length; v++) {
+    if (expected[v] === 0) { assert.equal(counts[v], 0, `${what}: token ${v} is outside the filter but was drawn ${counts[v]} times`); continue; }
+    const e = n * expected[v] / total;
+    chi += (counts[v] - e) ** 2 / e;
+    kept++;
+  }
+  assert.ok(chi < CHI_SQUARE_999[kept - 1], `${what}: chi-square ${chi.toFixed(2)} over ${kept - 1} degrees of freedom; counts ${counts}`);
+}
+
+// probabilities 0.40 0.25 0.15 0.10 0.06 0.04, shuffled over the ids so that "most likely" is not "lowest id"
+const PROBS = [0.10, 0.40, 0.04, 0.15, 0.25, 0.06];
+const LOGITS = Float32Array.from(PROBS.map((p) => Math.log(p) + 3));
+const keep = (ids: number[], probs = PROBS): number[] => probs.map((p, v) => (ids.includes(v) ? p : 0));
+
+test('top-k: only the K most likely tokens are drawn, as often as their renormalized probabilities', () => {
+  const n = 20_000;
+  assertFollows(drawCounts(LOGITS, 1, { topK: 3, topP: null }, n), keep([1, 4, 3]), 'top-k 3');
+  assertFollows(drawCounts(LOGITS, 1, { topK: 2, topP: null }, n), keep([1, 4]), 'top-k 2');
+  assertFollows(drawCounts(LOGITS, 1, { topK: 6, topP: null }, n), PROBS, 'top-k V: no filter');
+  assertFollows(drawCounts(LOGITS, 1, { topK: 100, topP: null }, n), PROBS, 'top-k > V: no filter');
+  assert.deepEqual(drawCounts(LOGITS, 1, { topK: 1, topP: null }, 500), [0, 500, 0, 0, 0, 0], 'top-k 1: the argmax');
+  // the filter acts on the tempered distribution: temperature 0.5 squares the probabilities
+  const squared = PROBS.map((p) => p * p);
+  assertFollows(drawCounts(LOGITS, 0.5, { topK: 3, topP: null }, n), keep([1, 4, 3], squared), 'top-k 3, temperature 0.5');
+  // a sampler that ignores the filter fails this test
+  assert.throws(() => assertFollows(drawCounts(LOGITS, 1, null, n), keep([1, 4, 3]), 'unfiltered'), /outside the filter/);
+  // ties at the K-th place go to the lower id
+  const tied = Float32Array.from([0, 1, 1, 1, 0]);
+  assertFollows(drawCounts(tied, 1, { topK: 2, topP: null }, n), [0, 1, 1, 0, 0], 'top-k 2 of a tie');
+});
+
+test('top-p: only the nucleus (the fewest most likely tokens reaching mass P) is drawn, renormalized', () => {
+  const n = 20_000;
+  // by decreasing probability, the cumulative mass is 0.40 0.65 0.80 0.90 0.96 1
+  assertFollows(drawCounts(LOGITS, 1, { topK: null, topP: 0.3 }, n), keep([1]), 'top-p 0.3: the top token alone');
+  assertFollows(drawCounts(LOGITS, 1, { topK: null, topP: 0.5 }, n), keep([1, 4]), 'top-p 0.5');
+  assertFollows(drawCounts(LOGITS, 1, { topK: null, topP: 0.7 }, n), keep([1, 4, 3]), 'top-p 0.7');
+  assertFollows(drawCounts(LOGITS, 1, { topK: null, topP: 0.85 }, n), keep([1, 4, 3, 0]), 'top-p 0.85');
+  assertFollows(drawCounts(LOGITS, 1, { topK: null, topP: 1 }, n), PROBS, 'top-p 1: no filter');
+  assert.throws(() => assertFollows(drawCounts(LOGITS, 1, { topK: null, topP: 1 }, n), keep([1, 4, 3]), 'unfiltered'), /outside the filter/);
+  // with top-k, the nucleus is taken of the top K renormalized: of 0.40 0.25 0.15 0.10 (mass 0.9), P 0.85
+  // reaches 0.85 · 0.9 = 0.765 with three tokens (0.80); of the whole distribution it would take four (0.90)
+  assertFollows(drawCounts(LOGITS, 1, { topK: 4, topP: 0.85 }, n), keep([1, 4, 3]), 'top-k 4 then top-p 0.85');
+  // greedy ignores the filters (the argmax is in every filtered set)
+  assert.deepEqual(drawCounts(LOGITS, 0, { topK: 2, topP: 0.5 }, 100), [0, 100, 0, 0, 0, 0]);
+});
+
+test('a model\'s samples with --top-k stay in the top K of each step\'s logits; top-k 1 is greedy', () => {
+  const model = tinyModel();
+  const K = 3;
+  const generated = generateTokens(jsBackend, model, vocab, { count: 60, temperature: 1, seed: 3, prompt: [], topK: K });
+  const logits = windowLogits(model, [id(EOS), ...generated].slice(0, -1));
+  for (let k = 0; k < generated.length; k++) {
+    const row = logits[k];
+    const rank = Array.from(row).filter((x) => x > row[generated[k]]).length;
+    assert.ok(rank < K, `token ${k}: rank ${rank} in the logits`);
+  }
+  assert.ok(new Set(generated).size > 1, 'more than the argmax');
+  assert.deepEqual(generateTokens(jsBackend, model, vocab, { count: 30, temperature: 1, seed: 3, prompt: [], topK: 1 }),
+    generateTokens(jsBackend, model, vocab, { count: 30, temperature: 0, seed: 3, prompt: [] }));
+  // samples: each starts from the prompt's state; the first is generateTokens' sample, the others differ
+  const options = { count: 12, temperature: 1, seed: 8, prompt: [id('the')], topP: 0.9 };
+  const samples = generateSamples(jsBackend, model, vocab, options, 3);
+  assert.equal(samples.length, 3);
+  assert.deepEqual(samples[0], generateTokens(jsBackend, model, vocab, options));
+  assert.notDeepEqual(samples[1], samples[0]);
+  assert.notDeepEqual(samples[2], samples[1]);
+});
+
+test('rlstm generate --top-k --top-p --count: N samples under "# sample i" lines; --top-k 1 prints the greedy text', () => {
+  const work = tempDir();
+  const checkpoint = tinyCheckpoint('word');
+  const args = ['generate', '--checkpoint', checkpoint, '--words', '12', '--seed', '4', '--backend', 'js', '--prompt', 'the cat'];
+  const three = rlstm([...args, '--count', '3', '--top-p', '0.8'], work);
+  assert.equal(three.status, 0, three.stderr);
+  const parts = three.stdout.split(/^# sample \d\n/m);
+  assert.equal(parts[0], '');
+  assert.equal(parts.length, 4, three.stdout);
+  const one = rlstm([...args, '--top-p', '0.8'], work);
+  assert.equal(parts[1], one.stdout, 'the first of three is the single sample');
+  assert.ok(parts.slice(1).every((p) => p.startsWith('the cat')));
+  assert.equal(rlstm([...args, '--top-k', '1'], work).stdout, rlstm([...args, '--temperature', '0'], work).stdout);
+  const bad = rlstm([...args, '--top-p', '0'], work);
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr, 'rlstm: --top-p 0: must be a number in (0, 1]; 1 means no filter (e.g. --top-p 0.9)\n');
 });

@@ -9,6 +9,7 @@ import type { PlotFlags } from './plot.js';
 import type { ReportFlags } from './report.js';
 import type { AblateFlags } from './ablate.js';
 import type { ExportFlags } from './export.js';
+import type { ScoreCommandFlags } from './score.js';
 
 /**
  * The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. Each
@@ -96,10 +97,22 @@ program.command('generate')
   .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
   .option('--words <n>', 'how many tokens to sample (default 100)')
   .option('--temperature <t>', 'softmax temperature; 0 = greedy (default 1)')
+  .option('--top-k <K>', 'sample only among the K most likely tokens (default: all)')
+  .option('--top-p <P>', 'nucleus sampling: only among the most likely tokens that make up probability P (default 1: all)')
+  .option('--count <n>', 'how many samples to draw from the prompt (default 1)')
   .option('--seed <n>', 'random seed (default 1)')
   .option('--prompt <text>', 'text to start from')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .action((flags: GenerateCommandFlags) => run(async () => (await import('./generate.js')).generateCommand(flags)));
+
+program.command('score')
+  .description('per-token log-probability and surprisal, per-line and total perplexity of a text (as eval --batch-size 1 scores a split)')
+  .argument('[file]', 'the text to score; - reads standard input')
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
+  .option('--text <text>', 'score this text instead of a file')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .option('--json', 'print one JSON object (docs/score-json.md)')
+  .action((file: string | undefined, flags: ScoreCommandFlags) => run(async () => (await import('./score.js')).scoreCommand(file, flags)));
 
 program.command('reproduce')
   .description('train one of the paper\'s configurations exactly, resumable, keeping a results folder (log, summary, curves)')

@@ -52,6 +52,9 @@ export const NUMERIC_FLAGS = {
   // generate
   '--words': { kind: 'whole', min: 1, example: '100' },
   '--temperature': { kind: 'real', min: 0, meaning: '0 means greedy', example: '0.8' },
+  '--top-k': { kind: 'whole', min: 1, meaning: '1 means greedy', example: '40' },
+  '--top-p': { kind: 'real', min: 0, minExcluded: true, max: 1, meaning: '1 means no filter', example: '0.9' },
+  '--count': { kind: 'whole', min: 1, example: '3' },
   // bench
   '--steps': { kind: 'whole', min: 1, example: '40' },
   // ablate
