@@ -1,63 +1,16 @@
 import { existsSync } from 'node:fs';
 import { vocabularyFromWords, type CorpusSource, type Vocabulary } from '../data/corpus.js';
 import { UserError } from '../errors.js';
-import { CONFIGS, type TrainConfig } from '../model/configs.js';
-import { createModel, tensorLayout, type Model, type TensorSpec } from '../model/params.js';
-import { flatParameters, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { TrainConfig } from '../model/configs.js';
+import { flatParameters, readCheckpoint } from './checkpoint.js';
+import { dataSourceOf, layoutOf, modelFromCheckpoint, parseMetadata } from './checkpoint-model.js';
 import { bestModelPath, type ResumePoint, type TrainingState } from './trainer.js';
 
-function parseMetadata(checkpoint: Checkpoint, path: string): { config: TrainConfig; words: string[] } {
-  const invalid = (): UserError => new UserError(`--checkpoint ${path}: the metadata lacks a valid config or vocab; `
-    + 'pass a checkpoint written by \'rlstm train\'');
-  let config: TrainConfig, words: unknown;
-  try {
-    config = { ...CONFIGS.small, ...JSON.parse(checkpoint.metadata.config) } as TrainConfig;
-    words = JSON.parse(checkpoint.metadata.vocab);
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(words) || words.length === 0 || !words.every((w) => typeof w === 'string')) throw invalid();
-  // the architecture decides the tensors' layout, which is then checked against the file's tensors
-  const positive = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
-  if (!positive(config.hidden) || !positive(config.layers) || config.layers > checkpoint.tensors.size
-    || typeof config.layerNorm !== 'boolean') throw invalid();
-  return { config, words: words as string[] };
-}
-
-function layoutOf(config: TrainConfig, words: string[]): TensorSpec[] {
-  return tensorLayout({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
-}
-
-/** The model a decoded checkpoint holds: every tensor checked against its configuration before any allocation. */
-function modelFor(config: TrainConfig, words: string[], checkpoint: Checkpoint, path: string): Model {
-  const params = flatParameters(checkpoint, layoutOf(config, words), path);
-  const model = createModel({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
-  model.params.set(params);
-  return model;
-}
-
-/** A model, its configuration and vocabulary, rebuilt from a decoded checkpoint (`path` names it in messages). */
-export function modelFromCheckpoint(checkpoint: Checkpoint, path: string): {
-  model: Model; config: TrainConfig; vocab: Vocabulary; dataSource: CorpusSource | null; dtype: Checkpoint['dtype'];
-} {
-  const { config, words } = parseMetadata(checkpoint, path);
-  return {
-    model: modelFor(config, words, checkpoint, path), config, vocab: vocabularyFromWords(words),
-    dataSource: dataSourceOf(checkpoint), dtype: checkpoint.dtype,
-  };
-}
+export { modelFromCheckpoint } from './checkpoint-model.js';
 
 /** Rebuilds a trained model from a checkpoint file: its configuration, vocabulary and weights (any dtype, as float32). */
 export function loadModelFromCheckpoint(path: string): ReturnType<typeof modelFromCheckpoint> {
   return modelFromCheckpoint(readCheckpoint(path), path);
-}
-
-function dataSourceOf(checkpoint: Checkpoint): CorpusSource | null {
-  try {
-    return checkpoint.metadata.dataSource ? JSON.parse(checkpoint.metadata.dataSource) as CorpusSource : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Everything `rlstm train --resume` needs from a checkpoint written during training. */
