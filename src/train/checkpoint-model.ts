@@ -1,4 +1,3 @@
-import type { CorpusSource } from '../data/corpus.js';
 import { vocabularyFromWords, type Vocabulary } from '../data/text.js';
 import { UserError } from '../errors.js';
 import { CONFIGS, type TrainConfig } from '../model/configs.js';
@@ -6,8 +5,8 @@ import { createModel, tensorLayout, type Model, type TensorSpec } from '../model
 import { flatParameters, type Checkpoint } from './safetensors.js';
 
 /**
- * A decoded checkpoint → the model it holds, its configuration and vocabulary. No Node import (a browser
- * builds models with it too); load.ts reads the files.
+ * A decoded checkpoint → the model it holds, its configuration and vocabulary. No Node import (the
+ * walkthrough's model explorer builds models with it in a browser); load.ts reads the files.
  */
 
 /** The configuration and vocabulary in a checkpoint's metadata, checked enough to lay out its tensors. */
@@ -33,27 +32,8 @@ export function layoutOf(config: TrainConfig, words: string[]): TensorSpec[] {
   return tensorLayout({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
 }
 
-/** The model a decoded checkpoint holds: every tensor checked against its configuration before any allocation. */
-function modelFor(config: TrainConfig, words: string[], checkpoint: Checkpoint, path: string): Model {
-  const params = flatParameters(checkpoint, layoutOf(config, words), path);
-  const model = createModel({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
-  model.params.set(params);
-  return model;
-}
-
-/** A model, its configuration and vocabulary, rebuilt from a decoded checkpoint (`path` names it in messages). */
-export function modelFromCheckpoint(checkpoint: Checkpoint, path: string): {
-  model: Model; config: TrainConfig; vocab: Vocabulary; dataSource: CorpusSource | null; dtype: Checkpoint['dtype'];
-} {
-  const { config, words } = parseMetadata(checkpoint, path);
-  return {
-    model: modelFor(config, words, checkpoint, path), config, vocab: vocabularyFromWords(words),
-    dataSource: dataSourceOf(checkpoint), dtype: checkpoint.dtype,
-  };
-}
-
 /**
- * As modelFromCheckpoint, but the model's parameters are the checkpoint's own decoded values where they lie
+ * As load.ts's modelFromCheckpoint, but the model's parameters are the checkpoint's own decoded values where they lie
  * in the model's order (every file rlstm writes): no second copy of them, which matters in a browser tab
  * holding the large model (264 MB). Writing the parameters writes the checkpoint's buffers.
  */
@@ -64,12 +44,4 @@ export function modelInPlaceFromCheckpoint(checkpoint: Checkpoint, path: string)
   const params = flatParameters(checkpoint, layoutOf(config, words), path);
   const model = createModel({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm }, params);
   return { model, config, vocab: vocabularyFromWords(words), dtype: checkpoint.dtype };
-}
-
-export function dataSourceOf(checkpoint: Checkpoint): CorpusSource | null {
-  try {
-    return checkpoint.metadata.dataSource ? JSON.parse(checkpoint.metadata.dataSource) as CorpusSource : null;
-  } catch {
-    return null;
-  }
 }

@@ -2,15 +2,41 @@ import { existsSync } from 'node:fs';
 import { vocabularyFromWords, type CorpusSource, type Vocabulary } from '../data/corpus.js';
 import { UserError } from '../errors.js';
 import type { TrainConfig } from '../model/configs.js';
-import { flatParameters, readCheckpoint } from './checkpoint.js';
-import { dataSourceOf, layoutOf, modelFromCheckpoint, parseMetadata } from './checkpoint-model.js';
+import { createModel, type Model } from '../model/params.js';
+import { flatParameters, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { layoutOf, parseMetadata } from './checkpoint-model.js';
 import { bestModelPath, type ResumePoint, type TrainingState } from './trainer.js';
 
-export { modelFromCheckpoint } from './checkpoint-model.js';
+/** The model a decoded checkpoint holds: every tensor checked against its configuration before any allocation. */
+function modelFor(config: TrainConfig, words: string[], checkpoint: Checkpoint, path: string): Model {
+  const params = flatParameters(checkpoint, layoutOf(config, words), path);
+  const model = createModel({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
+  model.params.set(params);
+  return model;
+}
+
+/** A model, its configuration and vocabulary, rebuilt from a decoded checkpoint (`path` names it in messages). */
+export function modelFromCheckpoint(checkpoint: Checkpoint, path: string): {
+  model: Model; config: TrainConfig; vocab: Vocabulary; dataSource: CorpusSource | null; dtype: Checkpoint['dtype'];
+} {
+  const { config, words } = parseMetadata(checkpoint, path);
+  return {
+    model: modelFor(config, words, checkpoint, path), config, vocab: vocabularyFromWords(words),
+    dataSource: dataSourceOf(checkpoint), dtype: checkpoint.dtype,
+  };
+}
 
 /** Rebuilds a trained model from a checkpoint file: its configuration, vocabulary and weights (any dtype, as float32). */
 export function loadModelFromCheckpoint(path: string): ReturnType<typeof modelFromCheckpoint> {
   return modelFromCheckpoint(readCheckpoint(path), path);
+}
+
+function dataSourceOf(checkpoint: Checkpoint): CorpusSource | null {
+  try {
+    return checkpoint.metadata.dataSource ? JSON.parse(checkpoint.metadata.dataSource) as CorpusSource : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Everything `rlstm train --resume` needs from a checkpoint written during training. */
