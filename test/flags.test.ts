@@ -56,12 +56,13 @@ const COMMAND_FLAGS: Record<string, NumericFlag[]> = {
   bench: ['--steps'],
   plot: ['--epochs'],
   report: [],
+  score: [],
   ablate: ['--epochs', '--budget-minutes', '--hidden', '--train-tokens'],
 };
 
 /** The flags that take a value that is not a number (names, paths, text). */
 const NOT_NUMERIC = new Set(['--config', '--data', '--train', '--valid', '--test', '--level', '--dropout-placement', '--backend',
-  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs']);
+  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs', '--text']);
 
 const isWhole = (flag: NumericFlag): boolean => NUMERIC_FLAGS[flag].kind === 'whole';
 

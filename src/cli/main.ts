@@ -9,6 +9,7 @@ import type { PlotFlags } from './plot.js';
 import type { ReportFlags } from './report.js';
 import type { AblateFlags } from './ablate.js';
 import type { ExportFlags } from './export.js';
+import type { ScoreCommandFlags } from './score.js';
 
 /**
  * The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. Each
@@ -100,6 +101,15 @@ program.command('generate')
   .option('--prompt <text>', 'text to start from')
   .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
   .action((flags: GenerateCommandFlags) => run(async () => (await import('./generate.js')).generateCommand(flags)));
+
+program.command('score')
+  .description('per-token log-probability and surprisal, per-line and total perplexity of a text (as eval --batch-size 1 scores a split)')
+  .argument('[file]', 'the text to score; - reads standard input')
+  .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
+  .option('--text <text>', 'score this text instead of a file')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .option('--json', 'print one JSON object (docs/score-json.md)')
+  .action((file: string | undefined, flags: ScoreCommandFlags) => run(async () => (await import('./score.js')).scoreCommand(file, flags)));
 
 program.command('reproduce')
   .description('train one of the paper\'s configurations exactly, resumable, keeping a results folder (log, summary, curves)')
