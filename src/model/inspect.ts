@@ -9,10 +9,10 @@ import type { Model } from './params.js';
  * Looking inside a trained model as it reads a text (the walkthrough's model explorer): how likely it
  * finds every token, which words it expects next, and what its gates and cells do at every step.
  *
- * The reading is evaluation's, on one sequence (B = 1, dropout off): the state starts at zero, the first
- * token is predicted after feeding `<eos>` (as for a line that follows a line end), then the model is fed
- * token t and predicts token t+1, the state carried from each window of steps to the next. Every line ends
- * in `<eos>`, which is scored too. These are the numbers `rlstm score` prints.
+ * The reading is evaluation's on one sequence (B = 1, dropout off), as `rlstm score` does it
+ * (docs/score-json.md): every line ends in `<eos>`; the state starts at zero and carries across lines;
+ * the model reads token k and predicts token k+1, so the first token of the text is read, not scored
+ * (the `context`). The scores are `rlstm score`'s numbers (test/web-explorer.test.ts checks them).
  */
 
 const EVALUATION: ForwardOptions = { train: false, placement: 'none', keepProb: 1, rng: null };
@@ -31,10 +31,11 @@ export interface ScoredToken {
 
 export interface TextScore {
   perplexity: number; // exp(−mean logProb over every scored token)
-  tokens: number;
-  unknown: number;
-  lines: { text: string; tokens: number; perplexity: number }[];
-  entries: ScoredToken[];
+  tokens: number; //     scored tokens (every token but the first)
+  unknown: number; //    scored tokens outside the vocabulary
+  context: string; //    the first token: read, not scored
+  lines: { text: string; tokens: number; perplexity: number | null }[]; // null: no token of the line scored
+  entries: ScoredToken[]; // one per scored token
 }
 
 /** The k most likely next tokens at one step, most likely first. */
@@ -44,7 +45,7 @@ export interface NextTokens {
 }
 
 /**
- * What the LSTM layers did at every step s (after reading fed token s; fed[0] is the `<eos>` before the text):
+ * What the LSTM layers did at every step s (after reading token s of the text):
  *   gates[l]  (steps, 4H)  activated gates i, f, g, o of layer l
  *   cells[l]  (steps, H)   cell state c of layer l
  */
@@ -57,8 +58,8 @@ export interface LayerTrace {
 
 export interface Inspection {
   score: TextScore;
-  fed: string[]; //     the tokens read, one per step: `<eos>`, then the text's tokens but the last
-  next: NextTokens[]; // per step: the k most likely tokens after it (next[s] predicted entries[s])
+  fed: string[]; //     the tokens read, one per step: every token of the text
+  next: NextTokens[]; // per step: the k most likely tokens after it (next[s] predicted entries[s], token s+1)
   trace: LayerTrace;
 }
 
@@ -85,11 +86,6 @@ function encodeForScoring(tokens: string[], vocab: Vocabulary, source: string): 
     unknown[k] = true;
   });
   return { ids, unknown };
-}
-
-/** `<eos>`, the token every line follows; a vocabulary without it starts from `<unk>` (as generate does). */
-function startId(vocab: Vocabulary): number {
-  return vocab.ids.get(EOS) ?? vocab.ids.get(UNK) ?? 0;
 }
 
 /**
@@ -132,9 +128,10 @@ export function topIndices(row: Float32Array, k: number): number[] {
 }
 
 /**
- * Reads a text and returns its scores (as `rlstm score`), the `topK` most likely next tokens at every step,
- * and every layer's gates and cells at every step. `source` names the text in messages.
- *   text: lines at the model's level (words split on whitespace, or characters)
+ * Reads a text and returns its scores (as `rlstm score`), the `topK` most likely next tokens after every
+ * step (the last included, after the final `<eos>`), and every layer's gates and cells at every step.
+ * `source` names the text in messages.
+ *   text: lines at the model's level (words split on whitespace, or characters); at least two tokens
  */
 export function inspectText(backend: Backend, model: Model, vocab: Vocabulary, level: TokenLevel, text: string,
   topK = 10, source = 'the text'): Inspection {
@@ -142,26 +139,25 @@ export function inspectText(backend: Backend, model: Model, vocab: Vocabulary, l
   const lines = textLines(text);
   const lineTokens = lines.map((line) => tokenize(line, level));
   const tokens = lineTokens.flat();
+  if (text.trim().length === 0) throw new UserError(`${source}: empty; type some text to score`);
   const { ids, unknown } = encodeForScoring(tokens, vocab, source);
-  const n = tokens.length;
-  const fedIds = new Int32Array(n);
-  fedIds[0] = startId(vocab);
-  fedIds.set(ids.subarray(0, n - 1), 1);
+  const n = tokens.length; // ≥ 2: a word and its line's <eos>
 
   const ws = createWorkspace(model, Math.min(WINDOW, n), 1, 'none', backend);
   resetState(ws);
-  const logProbs = new Float64Array(n);
+  const logProbs = new Float64Array(n); // logProbs[k]: of token k (k ≥ 1)
   const next: NextTokens[] = [];
   const trace: LayerTrace = {
     steps: n, hidden: H,
     gates: Array.from({ length: L }, () => new Float32Array(n * 4 * H)),
     cells: Array.from({ length: L }, () => new Float32Array(n * H)),
   };
-  feed(backend, model, ws, fedIds, ids, (first, steps) => {
+  const targets = Int32Array.from({ length: n }, (_, k) => (k + 1 < n ? ids[k + 1] : 0));
+  feed(backend, model, ws, ids, targets, (first, steps) => {
     for (let r = 0; r < steps; r++) {
       const row = ws.logits.subarray(r * V, (r + 1) * V);
       const norm = logSumExp(row);
-      logProbs[first + r] = row[ids[first + r]] - norm;
+      if (first + r + 1 < n) logProbs[first + r + 1] = row[ids[first + r + 1]] - norm;
       const best = topIndices(row, Math.min(topK, V));
       next.push({ ids: best, probs: best.map((v) => Math.exp(row[v] - norm)) });
     }
@@ -173,21 +169,24 @@ export function inspectText(backend: Backend, model: Model, vocab: Vocabulary, l
 
   const entries: ScoredToken[] = [];
   const lineScores: TextScore['lines'] = [];
-  let k = 0, total = 0;
+  let k = 0, total = 0, unknownScored = 0;
   lineTokens.forEach((line, lineIndex) => {
-    let sum = 0;
+    let sum = 0, count = 0;
     for (const token of line) {
-      entries.push({ line: lineIndex, token, id: ids[k], logProb: logProbs[k], surprisal: -logProbs[k] / Math.LN2, unknown: unknown[k] });
-      sum += logProbs[k];
+      if (k > 0) {
+        entries.push({ line: lineIndex, token, id: ids[k], logProb: logProbs[k], surprisal: -logProbs[k] / Math.LN2, unknown: unknown[k] });
+        sum += logProbs[k];
+        count++;
+        if (unknown[k]) unknownScored++;
+      }
       k++;
     }
     total += sum;
-    lineScores.push({ text: lines[lineIndex], tokens: line.length, perplexity: Math.exp(-sum / line.length) });
+    lineScores.push({ text: lines[lineIndex], tokens: count, perplexity: count === 0 ? null : Math.exp(-sum / count) });
   });
   return {
-    score: { perplexity: Math.exp(-total / n), tokens: n, unknown: unknown.filter(Boolean).length, lines: lineScores, entries },
-    fed: [EOS, ...tokens.slice(0, n - 1)],
-    next, trace,
+    score: { perplexity: Math.exp(-total / (n - 1)), tokens: n - 1, unknown: unknownScored, context: tokens[0], lines: lineScores, entries },
+    fed: tokens, next, trace,
   };
 }
 
@@ -199,12 +198,12 @@ export interface ContinueOptions {
 }
 
 /**
- * Continues a text: reads `<eos>` and the prompt's ids, then samples `count` ids one at a time, each fed
- * back as the next input. Returns the new ids. The same model, backend, prompt and options give the same ids.
+ * Continues a text: reads the prompt's ids (from `<eos>` when it is empty: a new line), then samples
+ * `count` ids one at a time, each fed back as the next input. Returns the new ids. The same model, backend, prompt and options give the same ids.
  */
 export function continueTokens(backend: Backend, model: Model, vocab: Vocabulary, prompt: number[], options: ContinueOptions): number[] {
   const V = model.config.vocabSize;
-  const fed = [startId(vocab), ...prompt];
+  const fed = prompt.length > 0 ? prompt : [vocab.ids.get(EOS) ?? vocab.ids.get(UNK) ?? 0];
   const ws = createWorkspace(model, Math.min(WINDOW, fed.length), 1, 'none', backend);
   resetState(ws);
   const rng = createRng(options.seed);
@@ -269,7 +268,7 @@ export function unitSeries(trace: LayerTrace, layer: number, unit: number, quant
 }
 
 /**
- * Things a unit might track, one value per step (after reading fed token s):
+ * Things a unit might track, one value per step (after reading token s):
  *   position:  how many tokens of the current line have been read (0 right after a line end)
  *   enclosed:  1 inside an open parenthesis, bracket, brace or quotation ( ( [ { " `` ' ), else 0
  */

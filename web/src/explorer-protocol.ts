@@ -42,7 +42,7 @@ export type ExplorerAnswer =
   | { type: 'loaded'; id: number; info: ModelInfo }
   | {
     type: 'analysis'; id: number; score: TextScore;
-    fed: string[]; //                                   the token read at each step
+    fed: string[]; //                                   the token read at each step: every token of the text
     next: { words: string[]; probs: number[] }[]; //   after each step: the ten most likely next tokens
   }
   | { type: 'units'; id: number; layer: number; feature: Feature | null; quantity: Quantity; fed: string[]; units: UnitTrace[] }

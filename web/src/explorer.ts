@@ -37,7 +37,8 @@ const TEMPLATE = `
   <p class="fine">
     Penn Treebank style: lower case, numbers as <code>N</code>, one sentence per line. Each line ends with the
     end-of-sentence token <code>&lt;eos&gt;</code>, which is scored too; a word outside the model's vocabulary
-    is scored as <code>&lt;unk&gt;</code> (dotted underline). The numbers are those of
+    is scored as <code>&lt;unk&gt;</code> (dotted underline). The first token is read, not scored (nothing
+    before it predicts it; grey), as evaluation reads a split. The numbers are those of
     <code>rlstm score --checkpoint models/ptb-small.safetensors --text "…"</code>.
   </p>
   <label for="explorer-text" class="ex-label">Text</label>
@@ -146,7 +147,8 @@ export function mountExplorer(section: HTMLElement): void {
 
   let info: ModelInfo | null = null;
   let analysis: Extract<ExplorerAnswer, { type: 'analysis' }> | null = null;
-  let selectedStep = -1; // the step whose next-word distribution is shown
+  let selectedStep = -1; // the step whose next-word distribution is shown (-1: after the last word)
+  let level: 'word' | 'char' = 'word';
 
   const setStatus = (state: 'loading' | 'ready' | 'error' | 'busy', text: string): void => {
     status.dataset.state = state;
@@ -165,7 +167,11 @@ export function mountExplorer(section: HTMLElement): void {
     if (info === null) return;
     send({ type: 'analyze', id: id(), text: textArea.value });
   };
-  textArea.addEventListener('input', () => { clearTimeout(typingTimer); typingTimer = setTimeout(analyze, 250); });
+  textArea.addEventListener('input', () => {
+    selectedStep = -1; // typing: what comes after the text
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(analyze, 250);
+  });
 
   const requestUnits = (): void => {
     if (info === null || analysis === null) return;
@@ -210,51 +216,54 @@ export function mountExplorer(section: HTMLElement): void {
 
   // ---- drawing the answers ----
 
-  const showScore = (score: TextScore): void => {
+  const showScore = (score: TextScore, fed: string[]): void => {
     perplexity.dataset.perplexity = String(score.perplexity);
     perplexity.dataset.tokens = String(score.tokens);
-    perplexity.textContent = `Perplexity ${score.perplexity.toFixed(1)} over ${score.tokens} tokens`
+    perplexity.textContent = `Perplexity ${score.perplexity.toFixed(1)} over ${score.tokens} scored tokens`
       + (score.unknown > 0 ? ` (${score.unknown} unknown, scored as <unk>)` : '')
-      + (score.lines.length > 1 ? `; by line: ${score.lines.map((l) => l.perplexity.toFixed(1)).join(', ')}` : '');
+      + (score.lines.length > 1 ? `; by line: ${score.lines.map((l) => (l.perplexity === null ? '–' : l.perplexity.toFixed(1))).join(', ')}` : '');
     tokensBox.replaceChildren();
-    score.entries.forEach((entry, k) => {
+    fed.forEach((token, k) => {
+      const entry = k === 0 ? null : score.entries[k - 1]; // token k is entry k − 1: the first is only read
       const button = document.createElement('button');
       button.type = 'button';
-      button.className = 'ex-token' + (entry.unknown ? ' ex-unknown' : '') + (entry.token === '<eos>' ? ' ex-eos' : '');
-      button.textContent = shownToken(entry.token);
-      const colour = surprisalColour(entry.surprisal);
-      button.style.background = colour.background;
-      button.style.color = colour.ink;
+      button.className = 'ex-token' + (entry === null ? ' ex-context' : '') + (entry?.unknown ? ' ex-unknown' : '')
+        + (token === '<eos>' ? ' ex-eos' : '');
+      button.textContent = shownToken(token);
       button.dataset.index = String(k);
-      button.dataset.token = entry.token;
-      button.dataset.logProb = String(entry.logProb);
-      button.dataset.surprisal = String(entry.surprisal);
-      const p = Math.exp(entry.logProb);
-      const describe = `"${entry.token}"${entry.unknown ? ' (unknown: scored as <unk>)' : ''}: probability ${formatProbability(p)}, `
-        + `surprisal ${entry.surprisal.toFixed(2)} bits`;
+      button.dataset.token = token;
+      let describe = `"${token}": the first token, read, not scored`;
+      if (entry !== null) {
+        const colour = surprisalColour(entry.surprisal);
+        button.style.background = colour.background;
+        button.style.color = colour.ink;
+        button.dataset.logProb = String(entry.logProb);
+        button.dataset.surprisal = String(entry.surprisal);
+        describe = `"${token}"${entry.unknown ? ' (unknown: scored as <unk>)' : ''}: probability ${formatProbability(Math.exp(entry.logProb))}, `
+          + `surprisal ${entry.surprisal.toFixed(2)} bits`;
+      }
       button.setAttribute('aria-label', describe);
       button.title = describe;
       const show = (): void => { tokenInfo.textContent = describe; tokenInfo.dataset.index = String(k); };
       button.addEventListener('mouseenter', show);
       button.addEventListener('focus', show);
-      button.addEventListener('click', () => { selectedStep = k + 1; showNext(); });
+      button.addEventListener('click', () => { selectedStep = k; showNext(); });
       tokensBox.append(button);
-      if (entry.token === '<eos>' && k + 1 < score.entries.length) tokensBox.append(document.createElement('br'));
+      if (token === '<eos>' && k + 1 < fed.length) tokensBox.append(document.createElement('br'));
     });
   };
 
-  /** The distribution after step `selectedStep` (after the prefix ending at token selectedStep − 1). */
+  /** The distribution after step `selectedStep`: after reading token selectedStep of the text. */
   const showNext = (): void => {
     if (analysis === null) return;
-    const steps = analysis.next.length;
-    if (selectedStep < 0 || selectedStep >= steps) selectedStep = Math.max(0, steps - 1);
-    const prefix = analysis.score.entries.slice(Math.max(0, selectedStep - 6), selectedStep).map((e) => shownToken(e.token));
-    nextTitle.textContent = selectedStep === 0
-      ? 'At the start of the text, the model expects:'
-      : `After “${selectedStep > 6 ? '… ' : ''}${prefix.join(' ')}”, the model expects:`;
+    const { fed } = analysis;
+    if (selectedStep < 0 || selectedStep >= fed.length) selectedStep = Math.max(0, fed.length - 2); // after the last word
+    const from = Math.max(0, selectedStep - 5);
+    const prefix = fed.slice(from, selectedStep + 1).map(shownToken);
+    nextTitle.textContent = `After “${from > 0 ? '… ' : ''}${prefix.join(level === 'char' ? '' : ' ')}”, the model expects:`;
     nextTitle.dataset.step = String(selectedStep);
     const { words, probs } = analysis.next[selectedStep];
-    const actual = analysis.score.entries[selectedStep]?.token;
+    const actual = fed[selectedStep + 1];
     nextList.replaceChildren(...words.map((word, j) => {
       const item = document.createElement('li');
       item.dataset.word = word;
@@ -337,6 +346,7 @@ export function mountExplorer(section: HTMLElement): void {
     switch (answer.type) {
       case 'loaded': {
         info = answer.info;
+        level = info.level;
         const size = `${info.layers} × ${info.hidden}${info.layerNorm ? ' with layer norm' : ''}, ${info.vocabSize.toLocaleString('en-US')} `
           + `${info.level === 'word' ? 'words' : 'characters'}, ${(info.parameters / 1e6).toFixed(1)} M parameters, ${info.dtype}`;
         setStatus('ready', `Model: ${info.name} (${size}).`);
@@ -347,7 +357,7 @@ export function mountExplorer(section: HTMLElement): void {
       }
       case 'analysis':
         analysis = answer;
-        showScore(answer.score);
+        showScore(answer.score, answer.fed);
         if (selectedStep >= answer.next.length) selectedStep = -1;
         showNext();
         requestUnits();
