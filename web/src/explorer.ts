@@ -157,7 +157,13 @@ export function mountExplorer(section: HTMLElement): void {
 
   const load = (request: ExplorerRequest & { type: 'load' }): void => {
     setStatus('loading', `Loading ${request.name}…`);
-    analysis = null;
+    analysis = null; // what the old model said goes
+    tokensBox.replaceChildren();
+    nextList.replaceChildren();
+    heatmap.replaceChildren();
+    perplexity.textContent = '';
+    delete perplexity.dataset.perplexity;
+    delete perplexity.dataset.tokens;
     send(request);
   };
 
@@ -342,7 +348,8 @@ export function mountExplorer(section: HTMLElement): void {
       if (latest.analyze === answer.id) { perplexity.textContent = answer.message; delete perplexity.dataset.perplexity; }
       return;
     }
-    if (latest[answer.type] !== answer.id) return; // replaced by a newer request
+    const asked = { loaded: 'load', analysis: 'analyze', units: 'units', continuation: 'continue' }[answer.type];
+    if (latest[asked] !== answer.id) return; // replaced by a newer request
     switch (answer.type) {
       case 'loaded': {
         info = answer.info;
