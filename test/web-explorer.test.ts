@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { dirname, extname, join, normalize, sep } from 'node:path';
 import { test } from 'node:test';
 import { jsBackend } from '../src/kernels/js.js';
 import {
@@ -34,6 +34,9 @@ const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
 ];
+
+/** EXPLORER_SCREENSHOT=docs/explorer.png refreshes the one in docs/. */
+const SCREENSHOT = join(PROJECT_ROOT, process.env.EXPLORER_SCREENSHOT ?? 'web/dist/e2e/explorer.png');
 
 const relative = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 
@@ -352,6 +355,16 @@ test('model explorer in Chromium: scores as rlstm score, next words, gates and c
   await page.waitForFunction(() => document.querySelector('#explorer-status')?.getAttribute('data-state') === 'error');
   assert.equal(await status.textContent(),
     'damaged.safetensors: the file is corrupted or truncated (checksum mismatch); pass a checkpoint written by \'rlstm train\' or \'rlstm export\'');
+
+  // the screenshot: the explorer with the default model on the test's text
+  await page.locator('#explorer-file').setInputFiles(MODEL);
+  await page.waitForFunction(() => document.querySelector('#explorer-status')?.getAttribute('data-state') === 'ready', null, { timeout: 60_000 });
+  await scored(TEXT);
+  await page.locator('#explorer-feature').selectOption('position');
+  await page.waitForFunction(() => (document.querySelector('#explorer-heatmap')?.getAttribute('data-units') ?? '').split(' ').length === 6);
+  mkdirSync(dirname(SCREENSHOT), { recursive: true });
+  await page.locator('#explorer').screenshot({ path: SCREENSHOT });
+  t.diagnostic(`screenshot: ${SCREENSHOT} (${(statSync(SCREENSHOT).size / 1024).toFixed(0)} KB)`);
 
   // 7. a phone-width screen: nothing wider than it (the heat map scrolls inside its box)
   await page.setViewportSize({ width: 390, height: 844 });

@@ -79,6 +79,8 @@ const TEMPLATE = `
   </form>
   <p id="explorer-units-note" class="fine" aria-live="polite"></p>
   <div id="explorer-heatmap" class="ex-heatmap" tabindex="0" role="region" aria-label="Heat map of the chosen units over the text"></div>
+  <p class="fine">Columns: the step after reading each token. Gates from 0 (white) to 1 (blue); the cell from its most
+    negative (orange) through 0 (white) to its most positive (blue) over the units shown. Hover over a square for its value.</p>
 
   <h3>Continue the text</h3>
   <form id="explorer-continue-form" class="ex-controls">
@@ -309,7 +311,8 @@ export function mountExplorer(section: HTMLElement): void {
     const table = document.createElement('table');
     const head = table.createTHead().insertRow();
     const corner = document.createElement('th');
-    corner.textContent = 'unit · after reading';
+    corner.textContent = 'unit';
+    corner.className = 'ex-corner';
     corner.scope = 'col';
     head.append(corner);
     for (const token of fed) {
