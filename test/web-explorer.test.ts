@@ -11,7 +11,7 @@ import {
   continueTokens, correlation, featureSeries, inspectText, sampleTopK, topIndices, unitSeries, unitsTracking, type LayerTrace,
 } from '../src/model/inspect.js';
 import { evaluate } from '../src/train/evaluate.js';
-import { decodeSafetensors, readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import { decodeSafetensors, encodeSafetensors, modelTensors, readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { modelInPlaceFromCheckpoint } from '../src/train/checkpoint-model.js';
 import { loadModelFromCheckpoint } from '../src/train/load.js';
 import { parseSafetensors } from '../src/train/safetensors.js';
@@ -169,6 +169,12 @@ test('the browser-safe parser and SHA-256 read checkpoints exactly as the Node r
   for (const [name, t] of node.tensors) assert.deepEqual(browser.tensors.get(name)!.data, t.data, name);
   const { model } = modelInPlaceFromCheckpoint(browser, MODEL);
   assert.deepEqual(model.params, loadModelFromCheckpoint(MODEL).model.params);
+  assert.equal(model.params.buffer, browser.tensors.get('encoder.weight')!.data.buffer, 'the decoded values, not a copy of them');
+  // a float32 file: the parameters are a view of the file's own bytes (the large model: 264 MB, once)
+  const f32 = encodeSafetensors(modelTensors(model), { config: node.metadata.config, vocab: node.metadata.vocab });
+  const inPlace = modelInPlaceFromCheckpoint(parseSafetensors(f32, 'f32', createSha256), 'f32');
+  assert.equal(inPlace.model.params.buffer, f32.buffer);
+  assert.deepEqual(inPlace.model.params, model.params);
   // one flipped bit in the data: the same one-line refusal from both
   const damaged = bytes.slice();
   damaged[damaged.length - 3] ^= 1;
