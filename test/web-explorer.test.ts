@@ -275,6 +275,12 @@ test('model explorer in Chromium: scores as rlstm score, next words, gates and c
   assert.match((await page.locator('#explorer-perplexity').textContent()) ?? '', /over 26 scored tokens \(1 unknown/);
   assert.equal(await page.locator('#explorer-tokens .ex-unknown').textContent(), 'zzqx');
 
+  // an empty text: the one-line message instead of scores, then the text again
+  await page.locator('#explorer-text').fill('   ');
+  await page.locator('#explorer-perplexity', { hasText: 'the text: empty; type some text to score' }).waitFor();
+  assert.equal(await page.locator('#explorer-tokens .ex-token').count(), 0);
+  await scored(TEXT);
+
   // 2. hover, then keyboard focus: the token's probability
   const info = page.locator('#explorer-token-info');
   await page.locator('#explorer-tokens .ex-token').nth(2).hover(); // "said"

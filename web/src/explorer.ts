@@ -101,9 +101,9 @@ function must<T extends Element>(root: ParentNode, selector: string): T {
   return node;
 }
 
-/** A token as shown: `<eos>` as a line-end mark. */
+/** A token as shown: `<eos>` as a line-end mark, a space (character models) as a visible one. */
 function shownToken(token: string): string {
-  return token === '<eos>' ? '⏎' : token;
+  return token === '<eos>' ? '⏎' : token === ' ' ? '␣' : token;
 }
 
 function formatProbability(p: number): string {
@@ -348,7 +348,15 @@ export function mountExplorer(section: HTMLElement): void {
       if (latest.load === answer.id) { info = null; setStatus('error', answer.message); return; }
       if (latest.continue === answer.id) { continuation.textContent = answer.message; continuation.dataset.state = 'error'; return; }
       if (latest.units === answer.id) { unitsNote.textContent = answer.message; return; }
-      if (latest.analyze === answer.id) { perplexity.textContent = answer.message; delete perplexity.dataset.perplexity; }
+      if (latest.analyze === answer.id) {
+        analysis = null;
+        perplexity.textContent = answer.message;
+        delete perplexity.dataset.perplexity;
+        delete perplexity.dataset.tokens;
+        tokensBox.replaceChildren();
+        nextList.replaceChildren();
+        nextTitle.textContent = '';
+      }
       return;
     }
     const asked = { loaded: 'load', analysis: 'analyze', units: 'units', continuation: 'continue' }[answer.type];
