@@ -1,32 +1,11 @@
 import { existsSync } from 'node:fs';
 import { vocabularyFromWords, type CorpusSource, type Vocabulary } from '../data/corpus.js';
 import { UserError } from '../errors.js';
-import { CONFIGS, type TrainConfig } from '../model/configs.js';
-import { createModel, tensorLayout, type Model, type TensorSpec } from '../model/params.js';
+import type { TrainConfig } from '../model/configs.js';
+import { createModel, type Model } from '../model/params.js';
 import { flatParameters, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { layoutOf, parseMetadata } from './checkpoint-model.js';
 import { bestModelPath, type ResumePoint, type TrainingState } from './trainer.js';
-
-function parseMetadata(checkpoint: Checkpoint, path: string): { config: TrainConfig; words: string[] } {
-  const invalid = (): UserError => new UserError(`--checkpoint ${path}: the metadata lacks a valid config or vocab; `
-    + 'pass a checkpoint written by \'rlstm train\'');
-  let config: TrainConfig, words: unknown;
-  try {
-    config = { ...CONFIGS.small, ...JSON.parse(checkpoint.metadata.config) } as TrainConfig;
-    words = JSON.parse(checkpoint.metadata.vocab);
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(words) || words.length === 0 || !words.every((w) => typeof w === 'string')) throw invalid();
-  // the architecture decides the tensors' layout, which is then checked against the file's tensors
-  const positive = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
-  if (!positive(config.hidden) || !positive(config.layers) || config.layers > checkpoint.tensors.size
-    || typeof config.layerNorm !== 'boolean') throw invalid();
-  return { config, words: words as string[] };
-}
-
-function layoutOf(config: TrainConfig, words: string[]): TensorSpec[] {
-  return tensorLayout({ vocabSize: words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm });
-}
 
 /** The model a decoded checkpoint holds: every tensor checked against its configuration before any allocation. */
 function modelFor(config: TrainConfig, words: string[], checkpoint: Checkpoint, path: string): Model {

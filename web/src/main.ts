@@ -1,5 +1,6 @@
 import { createChart, type RunName } from './chart.js';
 import { countDropouts, createDiagram, DIAGRAM_LAYERS, DIAGRAM_WORDS, type DiagramPlacement, type DiagramState } from './diagram.js';
+import { mountExplorer } from './explorer.js';
 import { createRunPanel } from './lab.js';
 import type { CorpusInfo } from './protocol.js';
 
@@ -98,3 +99,4 @@ function setUpLab(): void {
 
 setUpDiagram();
 setUpLab();
+mountExplorer(byId('explorer'));
