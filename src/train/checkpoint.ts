@@ -184,8 +184,11 @@ export const MAX_HEADER_BYTES = 100_000_000;
 
 type Refusal = (why: string) => UserError;
 
-function refusal(source: string): Refusal {
-  return (why) => new UserError(`${source}: ${why}; pass a checkpoint written by 'rlstm train' or 'rlstm export'`);
+/** The fix a refused checkpoint's message ends with, unless the reader names another (rlstm import does). */
+export const CHECKPOINT_FIX = "pass a checkpoint written by 'rlstm train' or 'rlstm export'";
+
+function refusal(source: string, fix: string): Refusal {
+  return (why) => new UserError(`${source}: ${why}; ${fix}`);
 }
 
 /**
@@ -223,8 +226,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * a file in our format must carry. F32 tensors are views of `bytes` where aligned (ours always are);
  * F16 and BF16 tensors are decoded to float32, all into one buffer, in file order.
  */
-export function decodeSafetensors(bytes: Uint8Array, source: string): Checkpoint {
-  const bad = refusal(source);
+export function decodeSafetensors(bytes: Uint8Array, source: string, fix = CHECKPOINT_FIX): Checkpoint {
+  const bad = refusal(source, fix);
   const headerLength = headerLengthOf(bytes, bytes.length, bad);
   let header: unknown;
   try {
@@ -338,11 +341,12 @@ export function saveCheckpoint(path: string, model: Model, metadata: Record<stri
  * Reads and decodes a checkpoint file. The header length is checked against the file's size before the
  * file is read: a damaged or foreign file is refused without reading it all. The bytes land in shared
  * memory (Node): the parameters a resumed run trains in place are views of them, and the BLAS backend's
- * helper thread reads the recurrent weights there.
+ * helper thread reads the recurrent weights there. `flag` (the option that named the file) and `fix` go
+ * into the messages of a file that cannot be read or is refused.
  */
-export function readCheckpoint(path: string): Checkpoint {
+export function readCheckpoint(path: string, flag = '--checkpoint', fix = CHECKPOINT_FIX): Checkpoint {
   const cannotRead = (err: unknown): UserError => new UserError(
-    `--checkpoint ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path`);
+    `${flag} ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path`);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -355,13 +359,13 @@ export function readCheckpoint(path: string): Checkpoint {
       const size = fstatSync(fd).size;
       const prefix = new Uint8Array(8);
       readFully(fd, prefix, Math.min(8, size));
-      headerLengthOf(prefix, size, refusal(path));
+      headerLengthOf(prefix, size, refusal(path, fix));
       bytes = new Uint8Array(typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
       readFully(fd, bytes, size);
     } catch (err) {
       throw err instanceof UserError ? err : cannotRead(err);
     }
-    return decodeSafetensors(bytes, path);
+    return decodeSafetensors(bytes, path, fix);
   } finally {
     closeSync(fd);
   }
