@@ -3,13 +3,14 @@
 
   pytorch_train.py DATA_DIR OUT_DIR --layers L --hidden H --steps N --batch-size B --bptt T
                    [--seed S] [--dtype f32|f16|bf16] [--no-metadata] [--ddp] [--no-bias]
-                   --eval-split valid|test --eval-batch-size B --eval-bptt T
+                   --eval SPLIT:B:T [--eval SPLIT:B:T ...]
 
 Writes OUT_DIR/model.safetensors (the model's state_dict) and OUT_DIR/vocab.txt (one token per line, in
 id order: the training split's words in order of first appearance, as PyTorch's word-language-model example
-numbers them, so the ids differ from the ones rlstm would choose), then scores a split with the project's
-protocol (B contiguous rows, windows of T steps, the state carried from window to window, starting from
-zeros) and prints {"perplexity": ..., "tokens": ..., ...} as one JSON line.
+numbers them, so the ids differ from the ones rlstm would choose), then scores each --eval split (valid or
+test) with the project's protocol (B contiguous rows, windows of T steps, the state carried from window to
+window, starting from zeros) and prints {"evaluations": [{"split", "perplexity", "tokens", ...}], ...} as
+one JSON line.
 
 --dtype f16 or bf16 saves the weights rounded to that type, and the score is then that of the rounded
 weights (computed in float32, as rlstm does). --ddp trains through DistributedDataParallel (one process,
@@ -92,6 +93,21 @@ def write_safetensors(path, tensors, metadata):
     return "written here (no safetensors package)"
 
 
+def evaluate(model, vocab, data, split, B, T):
+    """Perplexity of a split: B rows, windows of T steps, the state carried, per-token losses summed in double."""
+    rows = batchify(encode(read_words(split_path(data, split)), vocab, split), B)
+    layers, hidden = model.rnn.num_layers, model.rnn.hidden_size
+    nll, tokens = 0.0, 0
+    with torch.no_grad():
+        state = zero_state(layers, B, hidden)
+        for inputs, targets in windows(rows, T):
+            logits, state = model(inputs, state)
+            losses = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), reduction="none")
+            nll += float(losses.double().sum())
+            tokens += targets.numel()
+    return {"split": split, "perplexity": math.exp(nll / tokens), "nll": nll, "tokens": tokens, "batchSize": B, "bptt": T}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data")
@@ -106,9 +122,7 @@ def main(argv=None):
     parser.add_argument("--no-metadata", action="store_true")
     parser.add_argument("--ddp", action="store_true")
     parser.add_argument("--no-bias", action="store_true")
-    parser.add_argument("--eval-split", choices=("valid", "test"), default="valid")
-    parser.add_argument("--eval-batch-size", type=int, required=True)
-    parser.add_argument("--eval-bptt", type=int, required=True)
+    parser.add_argument("--eval", action="append", required=True, metavar="SPLIT:B:T")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
@@ -155,21 +169,14 @@ def main(argv=None):
         # the saved weights scored in float32, as rlstm will score them
         model.load_state_dict({k.removeprefix("module."): v.float() for k, v in saved.items()})
         model.eval()
-        rows = batchify(encode(read_words(split_path(args.data, args.eval_split)), vocab, args.eval_split), args.eval_batch_size)
-        nll, tokens = 0.0, 0
-        with torch.no_grad():
-            state = zero_state(L, args.eval_batch_size, H)
-            for inputs, targets in windows(rows, args.eval_bptt):
-                logits, state = model(inputs, state)
-                losses = F.cross_entropy(logits.view(-1, V), targets.view(-1), reduction="none")
-                nll += float(losses.double().sum())
-                tokens += targets.numel()
+        evaluations = []
+        for spec in args.eval:
+            split, B, T = spec.split(":")
+            evaluations.append(evaluate(model, vocab, args.data, split, int(B), int(T)))
     except CheckError as err:
         print(f"pytorch_train: {err}", file=sys.stderr)
         return 2
-    print(json.dumps({"perplexity": math.exp(nll / tokens), "nll": nll, "tokens": tokens, "vocabSize": V,
-                      "keys": list(saved), "writer": writer, "split": args.eval_split,
-                      "batchSize": args.eval_batch_size, "bptt": args.eval_bptt}))
+    print(json.dumps({"evaluations": evaluations, "vocabSize": V, "keys": list(saved), "writer": writer}))
     return 0
 
 

@@ -56,12 +56,14 @@ const COMMAND_FLAGS: Record<string, NumericFlag[]> = {
   bench: ['--steps'],
   plot: ['--epochs'],
   report: [],
+  import: ['--batch-size', '--bptt'],
   ablate: ['--epochs', '--budget-minutes', '--hidden', '--train-tokens'],
 };
 
 /** The flags that take a value that is not a number (names, paths, text). */
 const NOT_NUMERIC = new Set(['--config', '--data', '--train', '--valid', '--test', '--level', '--dropout-placement', '--backend',
-  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs']);
+  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs',
+  '--state-dict', '--vocab']);
 
 const isWhole = (flag: NumericFlag): boolean => NUMERIC_FLAGS[flag].kind === 'whole';
 
@@ -184,6 +186,7 @@ function commandLine(command: string): string[] {
     case 'reproduce': return ['reproduce', 'small']; // else: results/small and runs/ are made
     case 'bench': return ['bench', '--data', '/no/such/corpus', '--backend', 'js'];
     case 'plot': return ['plot', 'missing.json']; // else: "no such log"
+    case 'import': return ['import', '--state-dict', 'missing.safetensors', '--vocab', 'missing.txt', '--out', 'm.safetensors'];
     case 'ablate': return ['ablate', '--data', '/no/such/corpus']; // else: "no such folder"
     default: throw new Error(command);
   }

@@ -72,10 +72,20 @@ function shown(name: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-/** A few of the file's tensor names, for a message that says what the file holds instead. */
-function someNames(tensors: Map<string, CheckpointTensor>): string {
+/** "the embedding, nn.Embedding's weight" as the subject of a sentence: "the embedding (nn.Embedding's weight)". */
+function inWords(meaning: string): string {
+  return meaning.replace(/^(.*?), (.*)$/, '$1 ($2)');
+}
+
+/** The names of the README's model, whatever its sizes. */
+const MODEL_NAME = /^(encoder\.weight|rnn\.(weight|bias)_(ih|hh)_l\d+|decoder\.(weight|bias))$/;
+
+/** A few of the file's tensor names, those foreign to the model first: a message's "the file has ..." part. */
+function someNames(tensors: Map<string, CheckpointTensor>, prefix: string): string {
   const names = [...tensors.keys()];
-  return names.slice(0, 4).map(shown).join(', ') + (names.length > 4 ? `, ... (${names.length} tensors)` : '');
+  const foreign = (n: string): number => (MODEL_NAME.test(n.slice(prefix.length)) ? 1 : 0);
+  const first = [...names].sort((a, b) => foreign(a) - foreign(b)).slice(0, 4);
+  return first.map(shown).join(', ') + (names.length > 4 ? `, ... (${names.length} tensors)` : '');
 }
 
 /**
@@ -93,11 +103,11 @@ export function importStateDict(checkpoint: Checkpoint, words: string[], sources
   const take = (name: string, shape: number[], meaning: string): Float32Array => {
     const t = tensors.get(name);
     if (t === undefined) {
-      throw refuse(source, `tensor ${prefix}${name} (${meaning}) is missing; the file has ${someNames(checkpoint.tensors)}`,
+      throw refuse(source, `tensor ${prefix}${name} (${meaning}) is missing; the file has ${someNames(checkpoint.tensors, prefix)}`,
         `save ${README_MODEL}, with these attribute names`);
     }
     if (t.shape.join('x') !== shape.join('x')) {
-      throw refuse(source, `tensor ${prefix}${name} is shaped [${t.shape.join(', ')}], but ${meaning} must be [${shape.join(', ')}] here`,
+      throw refuse(source, `tensor ${prefix}${name} is shaped [${t.shape.join(', ')}], but ${inWords(meaning)} must be [${shape.join(', ')}] here`,
         'save the state_dict of one consistent model');
     }
     used.add(name);
@@ -106,11 +116,11 @@ export function importStateDict(checkpoint: Checkpoint, words: string[], sources
   const shapeOf = (name: string, meaning: string, rank: number): number[] => {
     const t = tensors.get(name);
     if (t === undefined) {
-      throw refuse(source, `tensor ${prefix}${name} (${meaning}) is missing; the file has ${someNames(checkpoint.tensors)}`,
+      throw refuse(source, `tensor ${prefix}${name} (${meaning}) is missing; the file has ${someNames(checkpoint.tensors, prefix)}`,
         `save ${README_MODEL}, with these attribute names`);
     }
     if (t.shape.length !== rank || t.shape.some((d) => d === 0)) {
-      throw refuse(source, `tensor ${prefix}${name} is shaped [${t.shape.join(', ')}], but ${meaning} is a non-empty ${rank === 1 ? 'vector' : 'matrix'}`,
+      throw refuse(source, `tensor ${prefix}${name} is shaped [${t.shape.join(', ')}], but ${inWords(meaning)} is a non-empty ${rank === 1 ? 'vector' : 'matrix'}`,
         `save ${README_MODEL}`);
     }
     return t.shape;
@@ -127,8 +137,8 @@ export function importStateDict(checkpoint: Checkpoint, words: string[], sources
   }
 
   // the sizes, from the shapes: V and E from the embedding, H from layer 0's recurrent weights
-  const [V, E] = shapeOf('encoder.weight', "the embedding (nn.Embedding's weight)", 2);
-  const [fourH, H] = shapeOf('rnn.weight_hh_l0', "layer 0's recurrent weights (nn.LSTM's weight_hh_l0)", 2);
+  const [V, E] = shapeOf('encoder.weight', "the embedding, nn.Embedding's weight", 2);
+  const [fourH, H] = shapeOf('rnn.weight_hh_l0', "layer 0's recurrent weights, nn.LSTM's weight_hh_l0", 2);
   if (fourH !== 4 * H) {
     throw refuse(source, `tensor ${prefix}rnn.weight_hh_l0 is shaped [${fourH}, ${H}], but an LSTM's recurrent weights are [4·hidden, hidden]`,
       `save ${README_MODEL}`);
@@ -144,19 +154,22 @@ export function importStateDict(checkpoint: Checkpoint, words: string[], sources
   const decoderBias = tensors.has('decoder.bias');
 
   const model = createModel({ vocabSize: V, hidden: H, layers: L, layerNorm: false });
-  model.encoder.weight.set(take('encoder.weight', [V, H], "the embedding (nn.Embedding's weight)"));
+  model.encoder.weight.set(take('encoder.weight', [V, H], "the embedding, nn.Embedding's weight"));
   for (let l = 0; l < L; l++) {
     const w = model.layers[l].w;
-    w.weightIh.set(take(`rnn.weight_ih_l${l}`, [4 * H, H], `layer ${l}'s input weights (nn.LSTM's weight_ih_l${l})`));
-    w.weightHh.set(take(`rnn.weight_hh_l${l}`, [4 * H, H], `layer ${l}'s recurrent weights (nn.LSTM's weight_hh_l${l})`));
+    w.weightIh.set(take(`rnn.weight_ih_l${l}`, [4 * H, H], `layer ${l}'s input weights, nn.LSTM's weight_ih_l${l}`));
+    w.weightHh.set(take(`rnn.weight_hh_l${l}`, [4 * H, H], `layer ${l}'s recurrent weights, nn.LSTM's weight_hh_l${l}`));
     if (lstmBias) {
-      w.biasIh.set(take(`rnn.bias_ih_l${l}`, [4 * H], `layer ${l}'s input bias (nn.LSTM's bias_ih_l${l})`));
-      w.biasHh.set(take(`rnn.bias_hh_l${l}`, [4 * H], `layer ${l}'s recurrent bias (nn.LSTM's bias_hh_l${l})`));
+      w.biasIh.set(take(`rnn.bias_ih_l${l}`, [4 * H], `layer ${l}'s input bias, nn.LSTM's bias_ih_l${l}`));
+      w.biasHh.set(take(`rnn.bias_hh_l${l}`, [4 * H], `layer ${l}'s recurrent bias, nn.LSTM's bias_hh_l${l}`));
     }
   }
-  model.decoder.weight.set(take('decoder.weight', [V, H], "the output layer's weights (nn.Linear's weight), one row per token; "
-    + 'a decoder tied to the encoder is saved under both names'));
-  if (decoderBias) model.decoder.bias.set(take('decoder.bias', [V], "the output layer's bias (nn.Linear's bias)"));
+  if (!tensors.has('decoder.weight') && tensors.has('encoder.weight')) {
+    throw refuse(source, `tensor ${prefix}decoder.weight (the output layer's weights, nn.Linear's weight) is missing; the file has ${someNames(checkpoint.tensors, prefix)}`,
+      'save the whole state_dict of the README\'s model (a decoder tied to the encoder: save its weight under both names)');
+  }
+  model.decoder.weight.set(take('decoder.weight', [V, H], "the output layer's weights, nn.Linear's weight"));
+  if (decoderBias) model.decoder.bias.set(take('decoder.bias', [V], "the output layer's bias, nn.Linear's bias"));
 
   for (const name of tensors.keys()) {
     if (used.has(name)) continue;
