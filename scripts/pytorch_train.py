@@ -160,6 +160,10 @@ def main(argv=None):
         # what is saved: the state_dict (module.<name> under DDP), rounded to --dtype
         dtype, _ = DTYPES[args.dtype]
         saved = {k: v.detach().to(dtype).contiguous() for k, v in trained.state_dict().items()}
+        if args.ddp:
+            dist.destroy_process_group()
+            if os.path.exists(rendezvous):
+                os.remove(rendezvous)
         os.makedirs(args.out, exist_ok=True)
         writer = write_safetensors(os.path.join(args.out, "model.safetensors"), saved,
                                    None if args.no_metadata else {"format": "pt"})
