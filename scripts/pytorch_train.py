@@ -15,7 +15,11 @@ one JSON line.
 --dtype f16 or bf16 saves the weights rounded to that type, and the score is then that of the rounded
 weights (computed in float32, as rlstm does). --ddp trains through DistributedDataParallel (one process,
 the gloo backend), whose state_dict names every tensor `module.<name>`, as a multi-machine run's does.
---no-bias builds nn.LSTM(bias=False) and nn.Linear(bias=False). --no-metadata leaves out the header's
+Started as N processes with the environment torchrun gives each (MASTER_ADDR, MASTER_PORT, WORLD_SIZE=N,
+RANK=0..N-1; `torchrun --nproc_per_node=N pytorch_train.py ...` sets it, on one machine or several), it trains
+through DDP (gloo, CPU), each process on its own B of B * N rows, and process 0 saves and scores the model.
+(Debian's torch 1.13 launcher fails on Python 3.11 before starting anything; setting those four variables by
+hand for each process works.) --no-bias builds nn.LSTM(bias=False) and nn.Linear(bias=False). --no-metadata leaves out the header's
 __metadata__, as safetensors does when none is given.
 
 The file is written with the `safetensors` package when it is installed, and otherwise here (the format:
@@ -133,16 +137,21 @@ def main(argv=None):
         if "<unk>" not in vocab:
             vocab.append("<unk>")
         V, H, L = len(vocab), args.hidden, args.layers
-        model = LM(V, H, L, bias=not args.no_bias)
-        trained = model
-        if args.ddp:
+        model = LM(V, H, L, bias=not args.no_bias)  # the same initial weights in every process (the same seed)
+        trained, rank, world = model, 0, 1
+        if args.ddp or "WORLD_SIZE" in os.environ:
             import torch.distributed as dist
-            rendezvous = tempfile.mktemp(prefix="rlstm-ddp-")
-            dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=0, world_size=1)
-            trained = nn.parallel.DistributedDataParallel(model)
+            if "WORLD_SIZE" in os.environ:  # started by torchrun: its environment says where the others are
+                dist.init_process_group("gloo", init_method="env://")
+            else:
+                rendezvous = tempfile.mktemp(prefix="rlstm-ddp-")
+                dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=0, world_size=1)
+            rank, world = dist.get_rank(), dist.get_world_size()
+            trained = nn.parallel.DistributedDataParallel(model)  # averages the gradients of all processes
 
-        # a few steps of truncated BPTT with plain SGD and global-norm clipping, the state carried
-        rows = batchify(encode(words, vocab, "train"), args.batch_size)
+        # a few steps of truncated BPTT with plain SGD and global-norm clipping, the state carried; with
+        # several processes the stream is cut into B * world rows and each process trains on its own B of them
+        rows = batchify(encode(words, vocab, "train"), args.batch_size * world)[rank * args.batch_size:(rank + 1) * args.batch_size]
         optimizer = torch.optim.SGD(trained.parameters(), lr=1.0)
         state = zero_state(L, args.batch_size, H)
         trained.train()
@@ -157,13 +166,15 @@ def main(argv=None):
             torch.nn.utils.clip_grad_norm_(trained.parameters(), 5.0)
             optimizer.step()
 
-        # what is saved: the state_dict (module.<name> under DDP), rounded to --dtype
+        # what is saved: the state_dict (module.<name> under DDP), rounded to --dtype, by the first process
         dtype, _ = DTYPES[args.dtype]
         saved = {k: v.detach().to(dtype).contiguous() for k, v in trained.state_dict().items()}
-        if args.ddp:
+        if trained is not model:
             dist.destroy_process_group()
-            if os.path.exists(rendezvous):
+            if "WORLD_SIZE" not in os.environ and os.path.exists(rendezvous):
                 os.remove(rendezvous)
+        if rank != 0:
+            return 0
         os.makedirs(args.out, exist_ok=True)
         writer = write_safetensors(os.path.join(args.out, "model.safetensors"), saved,
                                    None if args.no_metadata else {"format": "pt"})
@@ -180,7 +191,7 @@ def main(argv=None):
     except CheckError as err:
         print(f"pytorch_train: {err}", file=sys.stderr)
         return 2
-    print(json.dumps({"evaluations": evaluations, "vocabSize": V, "keys": list(saved), "writer": writer}))
+    print(json.dumps({"evaluations": evaluations, "vocabSize": V, "keys": list(saved), "writer": writer, "processes": world}))
     return 0
 
 
