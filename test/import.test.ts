@@ -222,6 +222,18 @@ test('every input that does not fit is refused in one line naming it and the fix
   }
 });
 
+test('a disk that fills up while the checkpoint is written: one line, status 1, the previous file kept, no temporary file', () => {
+  const dir = tempDir('rlstm-import-');
+  writeInputs(dir, foreignTensors(), foreignWords);
+  writeFileSync(join(dir, 'out.safetensors'), 'the previous file');
+  const r = rlstm(['import', '--state-dict', 'sd.safetensors', '--vocab', 'vocab.txt', '--out', 'out.safetensors'], dir,
+    { RLSTM_FAIL_WRITES: 'ENOSPC:out.safetensors' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr.trim(), 'rlstm: out.safetensors: cannot write (ENOSPC: no space left on the device); free some space, or write it elsewhere');
+  assert.equal(readFileSync(join(dir, 'out.safetensors'), 'utf8'), 'the previous file');
+  assert.ok(!existsSync(join(dir, 'out.safetensors.tmp')));
+});
+
 test('a character-level vocabulary: one character per line, spaces included', () => {
   const dir = tempDir('rlstm-import-');
   // the word-level model's shapes with a vocabulary of V single characters (and <eos>, <unk>)
