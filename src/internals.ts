@@ -36,3 +36,4 @@ export { placementCurvesSvg, keepSweepSvg } from './viz/ablation.js';
 export * from './experiments/ablation.js';
 export * from './model/score.js';
 export * from './api.js';
+export { importStateDict, parseVocabularyFile, type ImportOptions, type ImportSources, type Imported } from './train/import.js';

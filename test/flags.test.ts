@@ -60,12 +60,14 @@ const COMMAND_FLAGS: Record<string, NumericFlag[]> = {
   plot: ['--epochs'],
   report: [],
   score: [],
+  import: ['--batch-size', '--bptt'],
   ablate: ['--epochs', '--budget-minutes', '--hidden', '--train-tokens'],
 };
 
 /** The flags that take a value that is not a number (names, paths, text). */
 const NOT_NUMERIC = new Set(['--config', '--data', '--train', '--valid', '--test', '--level', '--dropout-placement', '--backend',
-  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs', '--text']);
+  '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs', '--text',
+  '--state-dict', '--vocab']);
 
 const isWhole = (flag: NumericFlag): boolean => NUMERIC_FLAGS[flag].kind === 'whole';
 
@@ -188,6 +190,7 @@ function commandLine(command: string): string[] {
     case 'reproduce': return ['reproduce', 'small']; // else: results/small and runs/ are made
     case 'bench': return ['bench', '--data', '/no/such/corpus', '--backend', 'js'];
     case 'plot': return ['plot', 'missing.json']; // else: "no such log"
+    case 'import': return ['import', '--state-dict', 'missing.safetensors', '--vocab', 'missing.txt', '--out', 'm.safetensors'];
     case 'ablate': return ['ablate', '--data', '/no/such/corpus']; // else: "no such folder"
     default: throw new Error(command);
   }

@@ -10,6 +10,7 @@ import type { ReportFlags } from './report.js';
 import type { AblateFlags } from './ablate.js';
 import type { ExportFlags } from './export.js';
 import type { ScoreCommandFlags } from './score.js';
+import type { ImportFlags } from './import.js';
 
 /**
  * The `rlstm` command line: parsing and printing only; the work is in src/train and src/model. Each
@@ -162,6 +163,16 @@ program.command('export')
   .option('--meta <key=value>', 'also record this string in the metadata (repeatable), e.g. --meta commit=abc123',
     (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
   .action((flags: ExportFlags) => run(async () => (await import('./export.js')).exportCommand(flags)));
+
+program.command('import')
+  .description('a PyTorch model (the README\'s class: nn.Embedding, nn.LSTM, nn.Linear) saved with safetensors, as an rlstm checkpoint')
+  .requiredOption('--state-dict <file.safetensors>', 'the model\'s state_dict, saved with safetensors (float32, float16 or bfloat16)')
+  .requiredOption('--vocab <file.txt>', 'the vocabulary: one token per line, in id order (<eos> ends every line of text)')
+  .requiredOption('--out <file.safetensors>', 'the checkpoint to write (an existing one is replaced atomically)')
+  .addOption(new Option('--level <unit>', 'word | char: what a token of the vocabulary is').default('word'))
+  .option('--batch-size <B>', 'the batch size rlstm eval uses for it by default (default 20)')
+  .option('--bptt <T>', 'the window length rlstm eval uses for it by default (default 35)')
+  .action((flags: ImportFlags) => run(async () => (await import('./import.js')).importCommand(flags)));
 
 program.command('ablate')
   .description('dropout placements and a keep-probability sweep on one architecture, same budget each; resumable')

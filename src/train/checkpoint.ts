@@ -4,7 +4,7 @@ import { UserError, WriteError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/params.js';
 import { encodeHalves } from '../util/float16.js';
 import {
-  CHECKPOINT_FORMAT, checksumWith, flatParameters, headerLengthOf, parseSafetensors, refusal, type Checkpoint, type StoredTensor,
+  CHECKPOINT_FORMAT, checksumWith, CHECKPOINT_FIX, flatParameters, headerLengthOf, parseSafetensors, refusal, type Checkpoint, type StoredTensor,
   type TensorDtype,
 } from './safetensors.js';
 
@@ -14,7 +14,7 @@ import {
  */
 
 export {
-  CHECKPOINT_FORMAT, flatParameters, MAX_HEADER_BYTES, TENSOR_DTYPES, type Checkpoint, type CheckpointTensor, type StoredTensor,
+  CHECKPOINT_FIX, CHECKPOINT_FORMAT, flatParameters, MAX_HEADER_BYTES, TENSOR_DTYPES, type Checkpoint, type CheckpointTensor, type StoredTensor,
   type TensorDtype,
 } from './safetensors.js';
 
@@ -151,8 +151,8 @@ export function storeTensor(
 }
 
 /** Parses safetensors bytes (see parseSafetensors); `source` names them in messages. */
-export function decodeSafetensors(bytes: Uint8Array, source: string): Checkpoint {
-  return parseSafetensors(bytes, source, () => createHash('sha256'));
+export function decodeSafetensors(bytes: Uint8Array, source: string, fix = CHECKPOINT_FIX): Checkpoint {
+  return parseSafetensors(bytes, source, () => createHash('sha256'), fix);
 }
 
 /** The model's tensors as safetensors entries (views into the flat parameter buffer). */
@@ -172,9 +172,9 @@ export function saveCheckpoint(path: string, model: Model, metadata: Record<stri
  * memory (Node): the parameters a resumed run trains in place are views of them, and the BLAS backend's
  * helper thread reads the recurrent weights there.
  */
-export function readCheckpoint(path: string): Checkpoint {
+export function readCheckpoint(path: string, flag = '--checkpoint', fix = CHECKPOINT_FIX): Checkpoint {
   const cannotRead = (err: unknown): UserError => new UserError(
-    `--checkpoint ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path`);
+    `${flag} ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path`);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -187,13 +187,13 @@ export function readCheckpoint(path: string): Checkpoint {
       const size = fstatSync(fd).size;
       const prefix = new Uint8Array(8);
       readFully(fd, prefix, Math.min(8, size));
-      headerLengthOf(prefix, size, refusal(path));
+      headerLengthOf(prefix, size, refusal(path, fix));
       bytes = new Uint8Array(typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
       readFully(fd, bytes, size);
     } catch (err) {
       throw err instanceof UserError ? err : cannotRead(err);
     }
-    return decodeSafetensors(bytes, path);
+    return decodeSafetensors(bytes, path, fix);
   } finally {
     closeSync(fd);
   }

@@ -63,8 +63,11 @@ export const MAX_HEADER_BYTES = 100_000_000;
 
 export type Refusal = (why: string) => UserError;
 
-export function refusal(source: string): Refusal {
-  return (why) => new UserError(`${source}: ${why}; pass a checkpoint written by 'rlstm train' or 'rlstm export'`);
+/** The fix a refused checkpoint's message ends with, unless the reader names another (rlstm import does). */
+export const CHECKPOINT_FIX = "pass a checkpoint written by 'rlstm train' or 'rlstm export'";
+
+export function refusal(source: string, fix: string = CHECKPOINT_FIX): Refusal {
+  return (why) => new UserError(`${source}: ${why}; ${fix}`);
 }
 
 /**
@@ -101,10 +104,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * shape), that the tensors tile the data exactly (no overlap, no stray bytes), then the checksum, which
  * a file in our format must carry. F32 tensors are views of `bytes` where aligned (ours always are);
  * F16 and BF16 tensors are decoded to float32, all into one buffer, in file order. `sha256` makes the hash
- * the checksum is computed with.
+ * the checksum is computed with; `fix` ends every refusal's message.
  */
-export function parseSafetensors(bytes: Uint8Array, source: string, sha256: () => Sha256): Checkpoint {
-  const bad = refusal(source);
+export function parseSafetensors(bytes: Uint8Array, source: string, sha256: () => Sha256, fix: string = CHECKPOINT_FIX): Checkpoint {
+  const bad = refusal(source, fix);
   const headerLength = headerLengthOf(bytes, bytes.length, bad);
   let header: unknown;
   try {
