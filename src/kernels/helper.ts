@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import type { RecurrentJob } from '../nn/lstm.js';
+import type { RecurrentJob } from './recurrent.js';
 import { switchedOn } from './env.js';
 
 /**
@@ -32,7 +32,7 @@ export type HelperTask =
   }
   | {
     /**
-     * The helper's share of an LSTM layer's recurrent loop (job.pass; RecurrentShare in nn/lstm.ts, without
+     * The helper's share of an LSTM layer's recurrent loop (job.pass; RecurrentShare in recurrent.ts, without
      * its `meet`, which the helper makes from `sync`: see `meeting`), the products in `library` (BLIS).
      */
     kind: 'recurrent'; job: RecurrentJob; b0: number; b1: number; columns: { n0: number; n1: number } | null;

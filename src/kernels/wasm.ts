@@ -1,8 +1,7 @@
-import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 import {
-  add as addTs, multiply as multiplyTs,
+  add as addTs, fillDropoutMaskPerStep, multiply as multiplyTs,
   lstmGatesBackward as lstmGatesBackwardTs, lstmGatesForward as lstmGatesForwardTs, softmaxCrossEntropy as softmaxCrossEntropyTs,
 } from './pointwise.js';
 
@@ -53,7 +52,7 @@ export interface WasmKernels {
   multiply: typeof multiplyTs;
   add: typeof addTs;
   /**
-   * fillDropoutMaskPerStep (nn/dropout.ts), bit for bit, with the generator left in the same state: the n
+   * fillDropoutMaskPerStep (pointwise.ts), bit for bit, with the generator left in the same state: the n
    * draws are cut in four quarters, each drawn by its own lane from the generator's state at the start of
    * its quarter (advancedState, util/rng.ts); the last n mod 4 by the TypeScript loop.
    */
