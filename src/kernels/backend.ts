@@ -8,6 +8,8 @@
  */
 export interface Backend {
   readonly name: 'js' | 'blas';
+  /** What runs the products, in words (for reports): the BLAS libraries, or the js backend's GEMM and its threads. */
+  readonly library?: string;
   /**
    * C = alpha · op(A) · op(B) + beta · C, where op(X) is X or Xᵀ.
    * op(A) is (M,K), op(B) is (K,N), C is (M,N). lda/ldb/ldc are the row strides of A, B, C as stored.

@@ -132,6 +132,7 @@ export function jsBackendOn(kernels: WasmKernels | null): Backend {
   const gemm = kernels === wasm ? gemmJs : gemmWith(kernels);
   return {
     name: 'js',
+    library: kernels === null ? 'TypeScript' : `WebAssembly ${kernels.variant}, ${kernels.threads === 2 ? '2 threads' : '1 thread'}`,
     gemm,
     addColumnSums: columnSumsByGemm(gemm),
     axpy,
