@@ -13,10 +13,11 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
  * `auto`: BLAS when it loads; otherwise the TypeScript backend, and `warn` is called once with one line.
  */
 export function selectBackend(choice: BackendChoice, warn: (line: string) => void = () => {}, options: BlasOptions = {}): Backend {
-  if (choice === 'js') return jsBackendTwoThreads();
   // a wrong setting is an error, not a reason to fall back
-  const split = recurrentSplit(options);
   switchedOn('RLSTM_HELPER');
+  switchedOn('RLSTM_RELAXED_SIMD');
+  if (choice === 'js') return jsBackendTwoThreads();
+  const split = recurrentSplit(options);
   switchedOn('RLSTM_BLIS');
   try {
     return loadBlasBackend({ ...options, recurrentSplit: split });
