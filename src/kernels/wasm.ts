@@ -56,16 +56,43 @@ export interface KernelExports {
 export type WasmVariant = 'relaxed SIMD' | 'SIMD';
 
 /**
- * A second thread that computes part of a GEMM on the same (shared) memory with its own instance of the
- * module (wasm-threads.ts): `run` hands it the call's arguments, `finish` waits until it is done.
+ * A GEMM call on pointers into the module's memory (transA/transB 0 or 1), cut into `count` blocks of C:
+ * blocks of `width` columns (byColumns = 1) or rows (0), the last one narrower (gemmChunks).
+ */
+export interface GemmCall {
+  transA: number; transB: number; M: number; N: number; K: number; alpha: number;
+  A: number; lda: number; B: number; ldb: number; beta: number; C: number; ldc: number;
+  byColumns: number; width: number; count: number;
+}
+
+/** Block c of a cut call, computed with this thread's workspace: a gemm on those columns or rows alone. */
+export function gemmBlock(k: KernelExports, g: GemmCall, c: number, work: number): void {
+  const first = c * g.width;
+  if (g.byColumns === 1) { // columns of C: columns of op(B), i.e. rows of B when transposed
+    const n = Math.min(g.width, g.N - first);
+    k.gemm(g.transA, g.transB, g.M, n, g.K, g.alpha, g.A, g.lda, g.B + (g.transB ? first * g.ldb : first) * 4, g.ldb,
+      g.beta, g.C + first * 4, g.ldc, work);
+  } else { // rows of C: rows of op(A), i.e. columns of A when transposed
+    const m = Math.min(g.width, g.M - first);
+    k.gemm(g.transA, g.transB, m, g.N, g.K, g.alpha, g.A + (g.transA ? first : first * g.lda) * 4, g.lda, g.B, g.ldb,
+      g.beta, g.C + first * g.ldc * 4, g.ldc, work);
+  }
+}
+
+/**
+ * A second thread that computes blocks of a GEMM on the same (shared) memory with its own instance of the
+ * module (wasm-threads.ts). `post` offers it the call's blocks; both threads then take blocks one at a time
+ * (`claim`: the next block nobody has taken, or −1), so that a helper the machine does not run at the moment
+ * leaves its blocks to this thread instead of holding it up; `finish` waits for the blocks the helper took.
  */
 export interface GemmHelper {
   ready(): boolean;
   failed(): boolean;
+  /** Blocks the helper has computed since it started. */
   tasksDone(): number;
-  run(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number,
-    B: number, ldb: number, beta: number, C: number, ldc: number, work: number): void;
-  finish(): void;
+  post(call: GemmCall): void;
+  claim(): number;
+  finish(blocksDoneHere: number): void;
 }
 
 /** Floats per chunk copied into the module: ~256 KB, about what a core's L2 cache holds comfortably. */
@@ -173,20 +200,28 @@ export function kernelExports(instance: WebAssembly.Instance): KernelExports {
   return instance.exports as unknown as KernelExports;
 }
 
-/** GEMMs below this many FLOPs run on one thread: waking the helper costs microseconds. */
-const SPLIT_MIN_FLOPS = 1 << 20;
+/** GEMMs below this many FLOPs run on one thread (waking the helper costs microseconds); a block has at least this many. */
+const BLOCK_MIN_FLOPS = 1 << 20;
+/** Blocks a GEMM is cut into at most: enough for the two threads to even out, few enough to keep packing op(A) cheap. */
+const MAX_BLOCKS = 8;
 
 /**
- * Where a two-thread GEMM is cut: the helper computes columns [cut, N) of C (`by: 'columns'`) or rows
- * [cut, M) (`by: 'rows'`), this thread the rest; null: one thread. Columns when there are enough of them
- * (each thread then packs all of op(A), which is small when M is: the model's per-step products have 20
- * rows), at a multiple of the micro-kernel's 8 columns (or rows at a multiple of its 4), so that neither
- * thread gets an extra edge tile. Any cut gives the one-thread bits (assembly/gemm.ts).
+ * How a two-thread GEMM is cut into blocks of C that either thread may take (GemmHelper.claim): blocks of
+ * `width` columns (`by: 'columns'`) or rows, `count` of them; null: one thread. Columns when there are
+ * enough of them (each block then packs all of op(A), which is small when M is: the model's per-step
+ * products have 20 rows), at a multiple of the micro-kernel's 8 columns (or rows at a multiple of its 4),
+ * so that no block adds an edge tile. Any cut gives the one-thread bits (assembly/gemm.ts).
  */
-export function gemmSplit(M: number, N: number, K: number): { by: 'columns' | 'rows'; cut: number } | null {
-  if (2 * M * N * K < SPLIT_MIN_FLOPS) return null;
-  if (N >= 64) return { by: 'columns', cut: Math.ceil(N / 16) * 8 };
-  if (M >= 16) return { by: 'rows', cut: Math.ceil(M / 8) * 4 };
+export function gemmChunks(M: number, N: number, K: number): { by: 'columns' | 'rows'; width: number; count: number } | null {
+  const flops = 2 * M * N * K;
+  if (flops < 2 * BLOCK_MIN_FLOPS) return null;
+  const wanted = Math.min(MAX_BLOCKS, Math.floor(flops / BLOCK_MIN_FLOPS));
+  const cut = (size: number, multiple: number) => {
+    const width = Math.ceil(size / wanted / multiple) * multiple;
+    return { width, count: Math.ceil(size / width) };
+  };
+  if (N >= 16 * 2) return { by: 'columns', ...cut(N, 8) };
+  if (M >= 8 * 2) return { by: 'rows', ...cut(M, 4) };
   return null;
 }
 
@@ -197,7 +232,7 @@ function span(rows: number, cols: number, ld: number): number {
 
 /**
  * The wrappers over one instance. `helper`: a second thread with its own instance on the same shared memory,
- * which then takes part of every large enough GEMM (gemmSplit); null: one thread.
+ * which then takes part of every large enough GEMM (gemmChunks); null: one thread.
  */
 export function makeKernels(k: KernelExports, variant: WasmVariant, helper: { thread: GemmHelper; work: number } | null): WasmKernels {
   const work = k.reserve(k.gemmWorkBytes()); // this thread's GEMM workspace (the helper's was reserved for it)
@@ -346,19 +381,17 @@ export function makeKernels(k: KernelExports, variant: WasmVariant, helper: { th
       // C is read only when beta ≠ 0; with padded rows it goes in anyway, so the copy back keeps the gaps
       if (beta !== 0 || ldc !== N) floats.set(C.subarray(0, cLen), f + cAt);
       const tA = transA ? 1 : 0, tB = transB ? 1 : 0, aPtr = base, bPtr = base + bAt * 4, cPtr = base + cAt * 4;
-      const split = helper !== null && helper.thread.ready() ? gemmSplit(M, N, K) : null;
-      if (split === null) {
+      const chunks = helper !== null && helper.thread.ready() ? gemmChunks(M, N, K) : null;
+      if (chunks === null) {
         k.gemm(tA, tB, M, N, K, alpha, aPtr, lda, bPtr, ldb, beta, cPtr, ldc, work);
-      } else if (split.by === 'columns') { // columns [cut, N) of C: columns of op(B), i.e. rows of B when transposed
-        const { cut } = split, bCut = bPtr + (transB ? cut * ldb : cut) * 4;
-        helper!.thread.run(tA, tB, M, N - cut, K, alpha, aPtr, lda, bCut, ldb, beta, cPtr + cut * 4, ldc, helper!.work);
-        k.gemm(tA, tB, M, cut, K, alpha, aPtr, lda, bPtr, ldb, beta, cPtr, ldc, work);
-        helper!.thread.finish();
-      } else { // rows [cut, M) of C: rows of op(A), i.e. columns of A when transposed
-        const { cut } = split, aCut = aPtr + (transA ? cut : cut * lda) * 4;
-        helper!.thread.run(tA, tB, M - cut, N, K, alpha, aCut, lda, bPtr, ldb, beta, cPtr + cut * ldc * 4, ldc, helper!.work);
-        k.gemm(tA, tB, cut, N, K, alpha, aPtr, lda, bPtr, ldb, beta, cPtr, ldc, work);
-        helper!.thread.finish();
+      } else {
+        const call: GemmCall = { transA: tA, transB: tB, M, N, K, alpha, A: aPtr, lda, B: bPtr, ldb, beta, C: cPtr, ldc,
+          byColumns: chunks.by === 'columns' ? 1 : 0, width: chunks.width, count: chunks.count };
+        const thread = helper!.thread;
+        thread.post(call);
+        let mine = 0;
+        for (let c = thread.claim(); c >= 0; c = thread.claim()) { gemmBlock(k, call, c, work); mine++; }
+        thread.finish(mine);
       }
       C.set(floats.subarray(f + cAt, f + cAt + cLen));
       return true;
