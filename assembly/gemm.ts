@@ -10,9 +10,15 @@
 // Packing copies each panel into the order the micro-kernel reads it (k-major, MR or NR values per k),
 // so the four transpose cases differ only in how the panels are filled, and edges are padded with zeros.
 // The micro-kernel's tile is 4 × 8: eight f32x4 accumulators, two vectors of B and four broadcasts of A
-// per k, 11 of the 16 vector registers of x86-64 (WebAssembly has no fused multiply-add; a mul and an add).
+// per k, 11 of the 16 vector registers of x86-64. Plain WebAssembly SIMD has no fused multiply-add (a mul
+// and an add); the relaxed-SIMD build (ASC_FEATURE_RELAXED_SIMD, --enable relaxed-simd) uses
+// f32x4.relaxed_madd, which the engine runs as one FMA where the CPU has it (or as a mul and an add: the
+// engine's choice, the same for every call in a process).
 //
-// The blocking depends only on M, N, K, so the order of every sum, and the result, is the same run after run.
+// The blocking depends only on K, so the order of every sum, and the result, is the same run after run;
+// each element of C is one lane's sum over its own row of A and column of B, the same instructions
+// wherever the element lies in its tile, so any piece of C computed alone (gemm on a block of its rows or
+// columns) has the bits it has in the whole product: two threads can each compute a block.
 
 const MR = 4;
 const NR = 8;
@@ -20,19 +26,33 @@ const KC = 256; //  a 4×256 panel of A (4 KB) and an 8×256 panel of B (8 KB) s
 const MC = 128; //  the packed A block, 128 KB, stays in L2 across the panels of B
 const NC = 2048; // the packed B block, at most 2 MB
 
-const packedA: usize = heap.alloc(<usize>(MC * KC * 4) + 16);
-const packedB: usize = heap.alloc(<usize>(KC * NC * 4) + 16);
-const edgeTile: usize = heap.alloc(<usize>(MR * NR * 4) + 16);
+// The packing buffers and the edge tile live in a workspace the caller passes (gemmWorkBytes bytes, 16-byte
+// aligned): each thread calling gemm on a shared memory has its own. Its layout, in bytes from its start:
+const PACKED_A: usize = 0;
+const PACKED_B: usize = <usize>(MC * KC * 4);
+const EDGE_TILE: usize = PACKED_B + <usize>(KC * NC * 4);
+const WORK_BYTES: usize = EDGE_TILE + <usize>(MR * NR * 4);
+
+let packedA: usize = 0;
+let packedB: usize = 0;
+let edgeTile: usize = 0;
+
+/** Bytes of the workspace a gemm call needs. */
+export function gemmWorkBytes(): usize {
+  return WORK_BYTES;
+}
 
 /**
  * Pointers are byte offsets into this module's memory; transA/transB are 0 or 1; lda/ldb/ldc are row
- * strides in floats. beta = 0 overwrites C without reading it (NaN there does not propagate).
+ * strides in floats; work is this thread's workspace (gemmWorkBytes). beta = 0 overwrites C without
+ * reading it (NaN there does not propagate).
  */
 export function gemm(
   transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32,
-  B: usize, ldb: i32, beta: f32, C: usize, ldc: i32,
+  B: usize, ldb: i32, beta: f32, C: usize, ldc: i32, work: usize,
 ): void {
   if (M <= 0 || N <= 0) return;
+  packedA = work + PACKED_A; packedB = work + PACKED_B; edgeTile = work + EDGE_TILE;
   if (alpha == 0 || K <= 0) { // C = beta · C; A and B are not read (reference BLAS does the same)
     scaleC(M, N, beta, C, ldc);
     return;
@@ -158,13 +178,13 @@ function microKernel(kc: i32, a: usize, b: usize, C: usize, ldc: i32, alpha: f32
   for (let k = 0; k < kc; k++) {
     const b0 = v128.load(b), b1 = v128.load(b, 16);
     let x = v128.load32_splat(a);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00); c01 = madd(x, b1, c01);
     x = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10); c11 = madd(x, b1, c11);
     x = v128.load32_splat(a, 8);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    c20 = madd(x, b0, c20); c21 = madd(x, b1, c21);
     x = v128.load32_splat(a, 12);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    c30 = madd(x, b0, c30); c31 = madd(x, b1, c31);
     a += MR * 4; b += NR * 4;
   }
   const al = f32x4.splat(alpha);
@@ -200,4 +220,32 @@ function microKernel(kc: i32, a: usize, b: usize, C: usize, ldc: i32, alpha: f32
     v128.store(p, f32x4.add(v128.load(p), lo));
     v128.store(p, f32x4.add(v128.load(p, 16), hi), 16);
   }
+}
+
+// c + a·b: one relaxed (fused where the CPU can) multiply-add in the relaxed-SIMD build, else a mul and an add.
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/**
+ * The peak of this build's multiply-add on one thread, for the bench to divide the GEMM's speed by: twelve
+ * independent f32x4 chains acc = acc·m + c (madd, as the micro-kernel runs it), enough to keep two
+ * multiply-add units busy through their latency, nothing loaded or stored. 96 FLOPs an iteration; returns a
+ * sum of the lanes so that the work cannot be dropped.
+ */
+export function peakMultiplyAdd(iterations: i32): f32 {
+  const m = f32x4.splat(0.9999999), c = f32x4.splat(1e-7);
+  let a0 = f32x4.splat(1.0), a1 = f32x4.splat(1.01), a2 = f32x4.splat(1.02), a3 = f32x4.splat(1.03);
+  let a4 = f32x4.splat(1.04), a5 = f32x4.splat(1.05), a6 = f32x4.splat(1.06), a7 = f32x4.splat(1.07);
+  let a8 = f32x4.splat(1.08), a9 = f32x4.splat(1.09), a10 = f32x4.splat(1.1), a11 = f32x4.splat(1.11);
+  for (let i = 0; i < iterations; i++) {
+    a0 = madd(a0, m, c); a1 = madd(a1, m, c); a2 = madd(a2, m, c); a3 = madd(a3, m, c);
+    a4 = madd(a4, m, c); a5 = madd(a5, m, c); a6 = madd(a6, m, c); a7 = madd(a7, m, c);
+    a8 = madd(a8, m, c); a9 = madd(a9, m, c); a10 = madd(a10, m, c); a11 = madd(a11, m, c);
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  const t = f32x4.add(f32x4.add(s, f32x4.add(a8, a9)), f32x4.add(a10, a11));
+  return f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3);
 }

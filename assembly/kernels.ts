@@ -9,10 +9,19 @@ let scratchStart: usize = 0;
 
 /**
  * The one scratch region the TypeScript side copies operands into: it starts after everything this
- * module allocates (the GEMM's packing buffers are allocated when it starts) and is grown to hold `bytes`,
- * so the memory grows only to the largest call's need. Returns its 16-byte-aligned start, or 0 when the
- * memory cannot grow that far. Nothing may be allocated after the first call.
+ * module allocates (`reserve`) and is grown to hold `bytes`, so the memory grows only to the largest call's
+ * need. Returns its 16-byte-aligned start, or 0 when the memory cannot grow that far. Nothing may be
+ * reserved after the first call. In a memory shared between threads only one thread's instance calls it.
  */
+/**
+ * A region of `bytes` (16-byte aligned) for good: the GEMM's workspaces (one per thread). Returns 0 once the
+ * scratch region has been placed, since it would overlap what follows.
+ */
+export function reserve(bytes: usize): usize {
+  if (scratchStart != 0) return 0;
+  return (heap.alloc(bytes + 16) + 15) & ~15;
+}
+
 export function scratch(bytes: usize): usize {
   if (scratchStart == 0) scratchStart = (heap.alloc(16) + 15) & ~15;
   const end = scratchStart + bytes;
@@ -344,4 +353,4 @@ export function dropoutMaskLanes(state: usize, out: usize, count: i32, threshold
 }
 
 // The matrix product of the pure-TypeScript backend (packed panels, a 4×8 register tile): assembly/gemm.ts
-export { gemm } from './gemm';
+export { gemm, gemmWorkBytes, peakMultiplyAdd } from './gemm';

@@ -47,3 +47,17 @@ test('rlstm bench --json reports consistent figures', { skip: noBlas === null ? 
   const total = parts.reduce((s, v) => s + v, 0);
   assert.ok(total > 0.95 && total < 1.2, `breakdown sums to ${total}`);
 });
+
+test('rlstm bench --backend js --json reports its WebAssembly GEMM: one thread against its multiply-add peak, and the backend\'s own over it', () => {
+  const r = rlstm(['bench', '--config', 'quick', '--backend', 'js', '--steps', '2', '--data', tinyCorpus(), '--json'], tempDir());
+  assert.equal(r.status, 0, r.stderr);
+  const b = JSON.parse(r.stdout.trim());
+  assert.equal(b.backend, 'js');
+  assert.match(b.library, /^WebAssembly (relaxed )?SIMD, [12] threads?$/);
+  const w = b.wasmGemm as { variant: string; peakGflops: number; oneThreadGflops: number; oneThreadFractionOfPeak: number; backendOverOneThread: number };
+  assert.ok(w !== undefined, 'wasmGemm is missing');
+  assert.equal(w.variant, b.library.includes('relaxed') ? 'relaxed SIMD' : 'SIMD');
+  for (const key of ['peakGflops', 'oneThreadGflops', 'backendOverOneThread'] as const) assert.ok(w[key] > 0, `${key} = ${w[key]}`);
+  assert.ok(Math.abs(w.oneThreadFractionOfPeak - w.oneThreadGflops / w.peakGflops) < 1e-12);
+  assert.ok(Math.abs(w.backendOverOneThread - b.gemmGflops / w.oneThreadGflops) < 1e-9);
+});

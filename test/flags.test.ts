@@ -279,3 +279,15 @@ test('RLSTM_HELPER and RLSTM_BLIS: unset, empty or 1 is on, 0 is off, anything e
   assert.equal(r.stderr, 'rlstm: RLSTM_BLIS is "off": use 0 (off) or 1 (on), or leave it unset\n');
   assert.deepEqual(readdirSync(work), []);
 });
+
+test('RLSTM_HELPER and RLSTM_RELAXED_SIMD are checked on the js backend too: a wrong value is refused by name, not read as one thread', () => {
+  for (const name of ['RLSTM_HELPER', 'RLSTM_RELAXED_SIMD']) {
+    const work = tempDir();
+    const r = spawnSync(process.execPath, [RLSTM, 'train', '--backend', 'js', '--data', tinyCorpus(), '--hidden', '8', '--batch-size', '2',
+      '--bptt', '5', '--max-steps', '1', '--save', 'm.safetensors', '--log', 'm.json'],
+      { cwd: work, encoding: 'utf8', env: { ...process.env, [name]: 'yes' } });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `rlstm: ${name} is "yes": use 0 (off) or 1 (on), or leave it unset\n`);
+    assert.deepEqual(readdirSync(work), []);
+  }
+});

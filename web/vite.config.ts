@@ -8,6 +8,15 @@ import { defineConfig } from 'vite';
  */
 const root = fileURLToPath(new URL('.', import.meta.url));
 
+/**
+ * Cross-origin isolation, so that the page may use shared memory: the lab's WebAssembly GEMM then runs on two
+ * threads (src/kernels/wasm-threads.ts). A static host serving web/dist needs the same two headers.
+ */
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   root,
   base: './',
@@ -19,5 +28,6 @@ export default defineConfig({
     chunkSizeWarningLimit: 1200, // Vega, which draws the chart, is most of the page's script
   },
   worker: { format: 'es' },
-  server: { fs: { allow: [fileURLToPath(new URL('..', import.meta.url))] } },
+  server: { fs: { allow: [fileURLToPath(new URL('..', import.meta.url))] }, headers: isolation },
+  preview: { headers: isolation },
 });

@@ -1,4 +1,6 @@
 import type { Backend } from '../kernels/backend.js';
+import { jsBackend } from '../kernels/js.js';
+import { loadWasmKernels } from '../kernels/wasm.js';
 import { batchify, fillWindow, windowCount, type Corpus } from '../data/corpus.js';
 import type { TrainConfig } from '../model/configs.js';
 import { carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions } from '../model/lm.js';
@@ -37,6 +39,12 @@ export interface BenchResult {
   peakRssMb: number;
   breakdown: Record<'gemm' | 'lstmElementwise' | 'softmaxCrossEntropy' | 'embedding' | 'optimizer' | 'other', number>; // fractions of a step
   gemmShapes: { name: string; M: number; N: number; K: number; gflops: number }[];
+  /**
+   * The js backend only: its WebAssembly GEMM on one thread (FLOP-weighted over the batched shapes, measured
+   * after the rounds) as a fraction of the one-thread 128-bit multiply-add peak measured in the same process
+   * (peakGflops in kernels/wasm.ts), and the gain of the backend's own GEMM (two threads where it has them) over it.
+   */
+  wasmGemm?: { variant: string; peakGflops: number; oneThreadGflops: number; oneThreadFractionOfPeak: number; backendOverOneThread: number };
 }
 
 export function flopsPerToken(config: TrainConfig, vocabSize: number): number {
@@ -189,6 +197,21 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   }
   const mean = (key: 'gemmGflops' | 'recurrentGemmGflops'): number => roundFigures.reduce((sum, r) => sum + r[key], 0) / rounds;
   const gemmGflops = mean('gemmGflops'), recurrentGemmGflops = mean('recurrentGemmGflops');
+  const wasm = backend.name === 'js' ? loadWasmKernels() : null;
+  let wasmGemm: BenchResult['wasmGemm'];
+  if (wasm !== null) { // one thread's GEMM against one thread's peak, side by side
+    let oneThreadFlops = 0, oneThreadSeconds = 0, peak = 0;
+    for (let round = 0; round < 2; round++) {
+      peak = Math.max(peak, wasm.peakGflops(0.1));
+      for (const s of batched) {
+        oneThreadFlops += 2 * s.M * s.N * s.K * s.count; oneThreadSeconds += timeGemm(jsBackend, s, 0.15, scratch) * s.count;
+      }
+    }
+    const oneThreadGflops = oneThreadFlops / oneThreadSeconds / 1e9;
+    wasmGemm = { variant: wasm.variant, peakGflops: peak, oneThreadGflops, oneThreadFractionOfPeak: oneThreadGflops / peak,
+      backendOverOneThread: mean('gemmGflops') / oneThreadGflops };
+    initializeParameters(model, config.init, createRng(config.seed)); // the GEMMs wrote over them
+  }
   const gemmShapes: BenchResult['gemmShapes'] = [...batched, ...recurrent].map((s) => {
     const times = shapeSeconds.get(s)!;
     return { name: s.name, M: s.M, N: s.N, K: s.K, gflops: (2 * s.M * s.N * s.K) / Math.min(...times) / 1e9 };
@@ -239,5 +262,6 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
       optimizer: fraction(optimizerMs), other: Math.max(0, fraction(timedMs - known)),
     },
     gemmShapes,
+    ...(wasmGemm === undefined ? {} : { wasmGemm }),
   };
 }

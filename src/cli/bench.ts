@@ -36,6 +36,11 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
   console.log(`  GEMM on this configuration's batched shapes   ${r.gemmGflops.toFixed(1)} GFLOP/s (the roofline; mean of the rounds, best per shape below)`);
   for (const s of r.gemmShapes) console.log(`    ${s.name.padEnd(42)} ${`${s.M}×${s.N}×${s.K}`.padStart(16)}  ${s.gflops.toFixed(1)} GFLOP/s`);
   console.log(`  per-step recurrent products                    ${r.recurrentGemmGflops.toFixed(1)} GFLOP/s`);
+  if (r.wasmGemm !== undefined) {
+    const w = r.wasmGemm;
+    console.log(`  WebAssembly ${w.variant} GEMM on one thread      ${w.oneThreadGflops.toFixed(1)} GFLOP/s = ${pct(w.oneThreadFractionOfPeak)} of its multiply-add peak `
+      + `(${w.peakGflops.toFixed(1)} GFLOP/s, same process); the backend's GEMM ${w.backendOverOneThread.toFixed(2)}× that`);
+  }
   console.log(`  FLOPs per trained token                        ${(r.flopsPerToken / 1e6).toFixed(1)} M`);
   console.log(`  roofline                                       ${r.rooflineTokensPerSecond.toFixed(0)} tokens/s`);
   console.log(`  training                                       ${r.tokensPerSecond.toFixed(0)} tokens/s  (${pct(r.rooflineFraction)} of the roofline measured after each round)`);

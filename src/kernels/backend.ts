@@ -8,6 +8,8 @@
  */
 export interface Backend {
   readonly name: 'js' | 'blas';
+  /** What runs the products, in words (for reports): the BLAS libraries, or the js backend's GEMM and its threads. */
+  readonly library?: string;
   /**
    * C = alpha · op(A) · op(B) + beta · C, where op(X) is X or Xᵀ.
    * op(A) is (M,K), op(B) is (K,N), C is (M,N). lda/ldb/ldc are the row strides of A, B, C as stored.
@@ -35,17 +37,17 @@ export interface Backend {
   lstmGatesBackward: typeof import('./pointwise.js').lstmGatesBackward;
   softmaxCrossEntropy: typeof import('./pointwise.js').softmaxCrossEntropy;
   /**
-   * fillDropoutMaskPerStep (nn/dropout.ts), with the same result; absent: that function. (The BLAS backend
+   * fillDropoutMaskPerStep (pointwise.ts), with the same result; absent: that function. (The BLAS backend
    * fills long masks in shared memory on two threads.)
    */
-  fillDropoutMask?: typeof import('../nn/dropout.js').fillDropoutMaskPerStep;
+  fillDropoutMask?: typeof import('./pointwise.js').fillDropoutMaskPerStep;
   /**
-   * Runs the recurrent loop of a plain LSTM layer (nn/lstm.ts: recurrentForwardLoop or recurrentBackwardLoop,
+   * Runs the recurrent loop of a plain LSTM layer (recurrent.ts: recurrentForwardLoop or recurrentBackwardLoop,
    * by job.pass) on two threads: `run(share)` runs the calling thread's share (RecurrentShare: rows of the
    * cell, rows or columns of the product). Returns false, having done nothing, when it cannot (the caller
    * then runs the whole loop). The results are those of one thread, bit for bit.
    */
-  recurrentLoop?(job: import('../nn/lstm.js').RecurrentJob, run: (share: import('../nn/lstm.js').RecurrentShare) => void): boolean;
+  recurrentLoop?(job: import('./recurrent.js').RecurrentJob, run: (share: import('./recurrent.js').RecurrentShare) => void): boolean;
   /**
    * New zeroed buffers for a workspace, of the kind this backend works on fastest (shared memory, which a
    * helper thread can take half of a loop over); absent: plain typed arrays.

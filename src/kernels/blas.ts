@@ -2,13 +2,12 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { Backend } from './backend.js';
 import { UserError } from '../errors.js';
-import { add, axpy, dot, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
-import { fillDropoutMaskPerStep } from '../nn/dropout.js';
+import { add, axpy, dot, fillDropoutMaskPerStep, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
 import { advancedState } from '../util/rng.js';
 import { switchedOn } from './env.js';
 import { allShared, elementwiseHelper, failMeetings, meeting, MeetingFailed, newMeetings, sharedFloat32, sharedInt32, type Helper } from './helper.js';
 import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
-import { wholeLoop, type RecurrentJob, type RecurrentKernels, type RecurrentShare } from '../nn/lstm.js';
+import { wholeLoop, type RecurrentJob, type RecurrentKernels, type RecurrentShare } from './recurrent.js';
 
 // CBLAS enums (cblas.h)
 const CblasRowMajor = 101;
@@ -278,7 +277,7 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
  * else on this one. One thread: BLIS with as many threads as OpenBLAS has when W_hh is large (medium,
  * large), with one below that (small: 20×800×200 in 121 µs on one thread, 200 µs on two).
  *
- * On two threads the helper runs one share (RecurrentShare, nn/lstm.ts)
+ * On two threads the helper runs one share (RecurrentShare, recurrent.ts)
  * through the same code (recurrentForwardLoop / recurrentBackwardLoop) while this thread runs the other, each
  * with one-thread BLIS. The cell's work is split by rows: rows [0, B/2) here, [B/2, B) there. The products
  * are split by rows too (no waiting between the threads), or, when W_hh is larger than RECURRENT_COLUMNS_MIN,

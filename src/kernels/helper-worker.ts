@@ -1,9 +1,9 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { fillDropoutMaskPerStep } from '../nn/dropout.js';
+import { fillDropoutMaskPerStep } from './pointwise.js';
 import { FAILED, FINISHED, POSTED, READY, failMeetings, meeting, type HelperTask } from './helper.js';
 import { loadWasmKernels } from './wasm.js';
 import { recurrentKernels } from './blas.js';
-import { recurrentBackwardLoop, recurrentForwardLoop, type RecurrentKernels } from '../nn/lstm.js';
+import { recurrentBackwardLoop, recurrentForwardLoop, type RecurrentKernels } from './recurrent.js';
 
 /**
  * The helper thread's loop (see helper.ts): sleep until a task is posted, read it from the port, do it,

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import type { RecurrentJob } from '../nn/lstm.js';
+import type { RecurrentJob } from './recurrent.js';
 import { switchedOn } from './env.js';
+import { waitPatience } from './patience.js';
 
 /**
  * A second thread for the work of a training step that BLAS's own threads do not spread over the cores
@@ -32,7 +33,7 @@ export type HelperTask =
   }
   | {
     /**
-     * The helper's share of an LSTM layer's recurrent loop (job.pass; RecurrentShare in nn/lstm.ts, without
+     * The helper's share of an LSTM layer's recurrent loop (job.pass; RecurrentShare in recurrent.ts, without
      * its `meet`, which the helper makes from `sync`: see `meeting`), the products in `library` (BLIS).
      */
     kind: 'recurrent'; job: RecurrentJob; b0: number; b1: number; columns: { n0: number; n1: number } | null;
@@ -59,24 +60,7 @@ export interface Helper {
 /** How long finish() waits before deciding that the helper is stuck (a task takes milliseconds). */
 const FINISH_TIMEOUT_MS = 60_000;
 
-/**
- * A waiting thread's patience: `expired()` is true once it has waited `timeoutMs` in all, counting only the
- * time between readings that lie close together. Each wait is a short sleep, so readings normally lie at most
- * about a second apart; a longer gap means the whole process was suspended (SIGSTOP, a laptop's sleep, a
- * starved machine), in which the other thread could not run either, and it does not count: a run paused
- * with `kill -STOP` and continued an hour later must not fail because a wait seemed to last an hour.
- */
-export function waitPatience(timeoutMs: number, now: () => number = Date.now, gapMs = 2_000): { expired(): boolean } {
-  let last = now(), waited = 0;
-  return {
-    expired() {
-      const t = now();
-      if (t - last <= gapMs) waited += t - last;
-      last = t;
-      return waited > timeoutMs;
-    },
-  };
-}
+export { waitPatience };
 
 let shared: Helper | null | undefined;
 

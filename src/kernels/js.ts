@@ -1,6 +1,7 @@
 import type { Backend } from './backend.js';
 import { add, axpy, dot, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
-import { loadWasmKernels } from './wasm.js';
+import { startWasmThreads, type WorkerLike } from './wasm-threads.js';
+import { loadWasmKernels, type WasmKernels } from './wasm.js';
 
 // Blocking of the TypeScript GEMM (the same plan as assembly/gemm.ts, with a 4 × 4 tile of float64 sums)
 const TS_MR = 4;
@@ -101,13 +102,14 @@ export const gemmJsKernel: 'WebAssembly SIMD' | 'TypeScript' = wasm === null ? '
  * The js backend's GEMM: the WebAssembly SIMD kernel (assembly/gemm.ts) when the engine runs it, else
  * gemmTs. Both are deterministic; they round differently, so results differ in the last bits between them.
  */
-export function gemmJs(
-  transA: boolean, transB: boolean, M: number, N: number, K: number,
-  alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
-  beta: number, C: Float32Array, ldc: number,
-): void {
-  if (wasm !== null && wasm.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
-  gemmTs(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+export const gemmJs: Backend['gemm'] = gemmWith(wasm);
+
+/** Backend.gemm on these WebAssembly kernels, falling back to gemmTs (see gemmJs). */
+function gemmWith(kernels: WasmKernels | null): Backend['gemm'] {
+  return (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) => {
+    if (kernels !== null && kernels.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    gemmTs(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  };
 }
 
 /**
@@ -122,17 +124,47 @@ export function columnSumsByGemm(gemm: Backend['gemm']): Backend['addColumnSums'
   };
 }
 
-/** The pure-TypeScript backend: needs nothing installed, runs in Node and in browsers (GEMM: gemmJs above). */
-export const jsBackend: Backend = {
-  name: 'js',
-  gemm: gemmJs,
-  addColumnSums: columnSumsByGemm(gemmJs),
-  axpy,
-  dot,
-  multiply: wasm?.multiply ?? multiply, // WebAssembly where it runs: the same bits, several times faster
-  add: wasm?.add ?? add,
-  fillDropoutMask: wasm?.fillDropoutMask, // the draws of fillDropoutMaskPerStep, four lanes at a time
-  lstmGatesForward,
-  lstmGatesBackward: wasm?.lstmGatesBackward ?? lstmGatesBackward, // WebAssembly, the same bits as the TypeScript loop
-  softmaxCrossEntropy,
-};
+/**
+ * The pure-TypeScript backend on these WebAssembly kernels (null: none, TypeScript loops throughout).
+ * One thread or two (wasm-threads.ts), the same bits.
+ */
+export function jsBackendOn(kernels: WasmKernels | null): Backend {
+  const gemm = kernels === wasm ? gemmJs : gemmWith(kernels);
+  return {
+    name: 'js',
+    library: kernels === null ? 'TypeScript' : `WebAssembly ${kernels.variant}, ${kernels.threads === 2 ? '2 threads' : '1 thread'}`,
+    gemm,
+    addColumnSums: columnSumsByGemm(gemm),
+    axpy,
+    dot,
+    multiply: kernels?.multiply ?? multiply, // WebAssembly where it runs: the same bits, several times faster
+    add: kernels?.add ?? add,
+    fillDropoutMask: kernels?.fillDropoutMask, // the draws of fillDropoutMaskPerStep, four lanes at a time
+    lstmGatesForward,
+    lstmGatesBackward: kernels?.lstmGatesBackward ?? lstmGatesBackward, // WebAssembly, the same bits as the TypeScript loop
+    softmaxCrossEntropy,
+  };
+}
+
+/** The pure-TypeScript backend: needs nothing installed, runs in Node and in browsers (GEMM: gemmJs above). One thread. */
+export const jsBackend: Backend = jsBackendOn(wasm);
+
+/**
+ * The js backend on `threads` threads (1 or 2), for a browser (in Node, selectBackend starts the second thread
+ * itself). With 2, `startWorker` starts src/kernels/wasm-worker-browser.ts as a module Web Worker; the GEMM is
+ * then cut between the calling thread (which must itself be a worker: it blocks in Atomics.wait) and that one.
+ * Where two threads cannot run (the page is not cross-origin isolated, so there is no shared memory; the
+ * worker did not start within `timeoutMs`) it resolves to the one-thread backend. Same bits either way.
+ */
+export async function createJsBackend(options: { threads?: number; startWorker?: () => WorkerLike; timeoutMs?: number } = {}): Promise<Backend> {
+  const { threads = 1, startWorker, timeoutMs = 5000 } = options;
+  if (threads < 2 || startWorker === undefined || wasm === null) return jsBackend;
+  const kernels = startWasmThreads(startWorker);
+  if (kernels === null) return jsBackend;
+  const start = Date.now();
+  while (!kernels.helperReady()) {
+    if (kernels.helperFailed() || Date.now() - start > timeoutMs) return jsBackend;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return jsBackendOn(kernels);
+}

@@ -2,7 +2,8 @@ import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { blasHint, loadBlasBackend, recurrentSplit, type BlasOptions } from './blas.js';
 import { switchedOn } from './env.js';
-import { jsBackend } from './js.js';
+import { jsBackend, jsBackendOn } from './js.js';
+import { nodeWasmThreads } from './wasm-threads-node.js';
 
 export type BackendChoice = 'auto' | 'blas' | 'js';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
@@ -12,10 +13,11 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
  * `auto`: BLAS when it loads; otherwise the TypeScript backend, and `warn` is called once with one line.
  */
 export function selectBackend(choice: BackendChoice, warn: (line: string) => void = () => {}, options: BlasOptions = {}): Backend {
-  if (choice === 'js') return jsBackend;
   // a wrong setting is an error, not a reason to fall back
-  const split = recurrentSplit(options);
   switchedOn('RLSTM_HELPER');
+  switchedOn('RLSTM_RELAXED_SIMD');
+  if (choice === 'js') return jsBackendTwoThreads();
+  const split = recurrentSplit(options);
   switchedOn('RLSTM_BLIS');
   try {
     return loadBlasBackend({ ...options, recurrentSplit: split });
@@ -23,6 +25,14 @@ export function selectBackend(choice: BackendChoice, warn: (line: string) => voi
     const why = (err as Error).message;
     if (choice === 'blas') throw new UserError(`--backend blas: ${why}; ${blasHint()}, or use --backend js`);
     warn(`note: BLAS is not available (${why}); using the pure-TypeScript backend, which is much slower; to speed up, ${blasHint()}`);
-    return jsBackend;
+    return jsBackendTwoThreads();
   }
+}
+
+let twoThreads: Backend | undefined;
+
+/** The js backend with its GEMM on two threads where there are two cores (wasm-threads.ts; RLSTM_HELPER=0: one). */
+function jsBackendTwoThreads(): Backend {
+  twoThreads ??= (() => { const kernels = nodeWasmThreads(); return kernels === null ? jsBackend : jsBackendOn(kernels); })();
+  return twoThreads;
 }

@@ -1,8 +1,9 @@
-import { fillDropoutMaskPerStep } from '../nn/dropout.js';
 import { advancedState } from '../util/rng.js';
-import { KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 import {
-  add as addTs, multiply as multiplyTs,
+  KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64,
+} from './kernels-wasm.generated.js';
+import {
+  add as addTs, fillDropoutMaskPerStep, multiply as multiplyTs,
   lstmGatesBackward as lstmGatesBackwardTs, lstmGatesForward as lstmGatesForwardTs, softmaxCrossEntropy as softmaxCrossEntropyTs,
 } from './pointwise.js';
 
@@ -12,6 +13,14 @@ import {
  * Their data lives in the module's own memory, so the wrappers here copy operands in (and results out):
  * a few rows at a time for the elementwise kernels, whole matrices for the GEMM, whose O(n²) copies are
  * small next to its O(n³) arithmetic.
+ *
+ * Four builds (scripts/build-wasm.mjs): plain SIMD or relaxed SIMD (the GEMM's multiply-adds as
+ * f32x4.relaxed_madd, fused on a CPU with FMA), each with its own memory (one thread) or on a shared memory
+ * that a second thread's instance works on too (wasm-threads.ts). The relaxed build is chosen when the
+ * engine validates a relaxed instruction (relaxedSimdAvailable): Chromium since 114 does; Node 20 only with
+ * --experimental-wasm-relaxed-simd. Its products round differently from the plain build's (one rounding
+ * per multiply-add instead of two), so results differ in the last bits between engines that differ here;
+ * within one process every call, on either thread, runs the same build.
  */
 
 /**
@@ -27,23 +36,82 @@ export function softmaxRowsPerChunk(V: number): number {
   return Math.max(1, Math.floor(CHUNK_FLOATS / V));
 }
 
-interface KernelExports {
+export interface KernelExports {
   memory: WebAssembly.Memory;
   scratch(bytes: number): number;
   softmaxCrossEntropy(logits: number, targets: number, N: number, V: number, scale: number): number;
   lstmGatesForward(z: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
   lstmGatesBackward(dh: number, dcNext: number, gates: number, cPrev: number, tanhC: number, dz: number, B: number, H: number): void;
   gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number,
-    B: number, ldb: number, beta: number, C: number, ldc: number): void;
+    B: number, ldb: number, beta: number, C: number, ldc: number, work: number): void;
+  gemmWorkBytes(): number;
+  reserve(bytes: number): number;
+  peakMultiplyAdd(iterations: number): number;
   multiply(a: number, b: number, out: number, n: number): void;
   add(a: number, b: number, out: number, n: number): void;
   dropoutMaskLanes(state: number, out: number, count: number, threshold: number, scale: number): void;
+}
+
+/** Which build runs: relaxed SIMD (fused multiply-adds where the CPU has them) or plain SIMD. */
+export type WasmVariant = 'relaxed SIMD' | 'SIMD';
+
+/**
+ * A GEMM call on pointers into the module's memory (transA/transB 0 or 1), cut into `count` blocks of C:
+ * blocks of `width` columns (byColumns = 1) or rows (0), the last one narrower (gemmChunks).
+ */
+export interface GemmCall {
+  transA: number; transB: number; M: number; N: number; K: number; alpha: number;
+  A: number; lda: number; B: number; ldb: number; beta: number; C: number; ldc: number;
+  byColumns: number; width: number; count: number;
+}
+
+/** Block c of a cut call, computed with this thread's workspace: a gemm on those columns or rows alone. */
+export function gemmBlock(k: KernelExports, g: GemmCall, c: number, work: number): void {
+  const first = c * g.width;
+  if (g.byColumns === 1) { // columns of C: columns of op(B), i.e. rows of B when transposed
+    const n = Math.min(g.width, g.N - first);
+    k.gemm(g.transA, g.transB, g.M, n, g.K, g.alpha, g.A, g.lda, g.B + (g.transB ? first * g.ldb : first) * 4, g.ldb,
+      g.beta, g.C + first * 4, g.ldc, work);
+  } else { // rows of C: rows of op(A), i.e. columns of A when transposed
+    const m = Math.min(g.width, g.M - first);
+    k.gemm(g.transA, g.transB, m, g.N, g.K, g.alpha, g.A + (g.transA ? first : first * g.lda) * 4, g.lda, g.B, g.ldb,
+      g.beta, g.C + first * g.ldc * 4, g.ldc, work);
+  }
+}
+
+/**
+ * A second thread that computes blocks of a GEMM on the same (shared) memory with its own instance of the
+ * module (wasm-threads.ts). `post` offers it the call's blocks; both threads then take blocks one at a time
+ * (`claim`: the next block nobody has taken, or −1), so that a helper the machine does not run at the moment
+ * leaves its blocks to this thread instead of holding it up; `finish` waits for the blocks the helper took.
+ */
+export interface GemmHelper {
+  ready(): boolean;
+  failed(): boolean;
+  /** Blocks the helper has computed since it started. */
+  tasksDone(): number;
+  post(call: GemmCall): void;
+  claim(): number;
+  finish(blocksDoneHere: number): void;
 }
 
 /** Floats per chunk copied into the module: ~256 KB, about what a core's L2 cache holds comfortably. */
 const CHUNK_FLOATS = 65536;
 
 export interface WasmKernels {
+  /** The build that runs (see WasmVariant) and on how many threads its GEMM may run. */
+  variant: WasmVariant;
+  threads: 1 | 2;
+  /** Two threads: whether the second is up (until then every GEMM runs on this one), or has failed. */
+  helperReady(): boolean;
+  helperFailed(): boolean;
+  /** GEMM blocks the second thread has computed (for tests: did the products really use it?). */
+  helperCalls(): number;
+  /**
+   * The build's multiply-add peak on this thread, in GFLOP/s: twelve independent f32x4 chains for about
+   * `seconds` (assembly/gemm.ts, peakMultiplyAdd). For the bench: the GEMM's speed as a fraction of it.
+   */
+  peakGflops(seconds?: number): number;
   softmaxCrossEntropy: ChunkedSoftmax;
   lstmGatesForward: typeof lstmGatesForwardTs;
   /**
@@ -53,7 +121,7 @@ export interface WasmKernels {
   multiply: typeof multiplyTs;
   add: typeof addTs;
   /**
-   * fillDropoutMaskPerStep (nn/dropout.ts), bit for bit, with the generator left in the same state: the n
+   * fillDropoutMaskPerStep (pointwise.ts), bit for bit, with the generator left in the same state: the n
    * draws are cut in four quarters, each drawn by its own lane from the generator's state at the start of
    * its quarter (advancedState, util/rng.ts); the last n mod 4 by the TypeScript loop.
    */
@@ -73,20 +141,88 @@ export interface WasmKernels {
 
 let cached: WasmKernels | null | undefined;
 
-/** The kernels, or null when the engine lacks WebAssembly SIMD (callers fall back to TypeScript). */
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
+  return bytes;
+}
+
+/**
+ * (module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)):
+ * an engine that validates it runs the relaxed build.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // types: (v128 v128 v128) → v128
+  0x03, 0x02, 0x01, 0x00, // functions: one, of type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // code: f32x4.relaxed_madd (0xfd 261)
+]);
+
+/** True when the engine has relaxed SIMD (Chromium; Node 20 with --experimental-wasm-relaxed-simd). RLSTM_RELAXED_SIMD=0 says no. */
+export function relaxedSimdAvailable(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  if (env?.RLSTM_RELAXED_SIMD === '0') return false;
+  try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
+}
+
+/** The compiled build for one thread (shared = false) or for a shared memory, and which variant it is. */
+export function compileKernels(shared: boolean): { module: WebAssembly.Module; variant: WasmVariant } {
+  const relaxed = relaxedSimdAvailable();
+  const base64 = shared ? (relaxed ? KERNELS_SHARED_RELAXED_WASM_BASE64 : KERNELS_SHARED_WASM_BASE64)
+    : (relaxed ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
+  // synchronous compilation: fine in Node and in a Web Worker (a browser's main thread allows it only up to 4 KB)
+  return { module: new WebAssembly.Module(decodeBase64(base64) as Uint8Array<ArrayBuffer>), variant: relaxed ? 'relaxed SIMD' : 'SIMD' };
+}
+
+/** The module's imports: the shared memory, when there is one. */
+export function kernelImports(memory?: WebAssembly.Memory): WebAssembly.Imports {
+  const env: Record<string, WebAssembly.ImportValue> = { abort: () => { throw new Error('wasm abort'); } };
+  if (memory !== undefined) env.memory = memory;
+  return { env };
+}
+
+/** The kernels, or null when the engine lacks WebAssembly SIMD (callers fall back to TypeScript). One thread. */
 export function loadWasmKernels(): WasmKernels | null {
   if (cached !== undefined) return cached;
   try {
-    const binary = atob(KERNELS_WASM_BASE64);
-    const bytes = new Uint8Array(binary.length);
-    for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
-    // synchronous compilation: fine in Node and in a Web Worker (a browser's main thread allows it only up to 4 KB)
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { abort: () => { throw new Error('wasm abort'); } } });
-    cached = makeKernels(instance.exports as unknown as KernelExports);
+    const { module, variant } = compileKernels(false);
+    const instance = new WebAssembly.Instance(module, kernelImports());
+    cached = makeKernels(instance.exports as unknown as KernelExports, variant, null);
   } catch {
     cached = null;
   }
   return cached;
+}
+
+/** The exports of an instance, as makeKernels and the helper thread use them. */
+export function kernelExports(instance: WebAssembly.Instance): KernelExports {
+  return instance.exports as unknown as KernelExports;
+}
+
+/** GEMMs below this many FLOPs run on one thread (waking the helper costs microseconds); a block has at least this many. */
+const BLOCK_MIN_FLOPS = 1 << 20;
+/** Blocks a GEMM is cut into at most: enough for the two threads to even out, few enough to keep packing op(A) cheap. */
+const MAX_BLOCKS = 8;
+
+/**
+ * How a two-thread GEMM is cut into blocks of C that either thread may take (GemmHelper.claim): blocks of
+ * `width` columns (`by: 'columns'`) or rows, `count` of them; null: one thread. Columns when there are
+ * enough of them (each block then packs all of op(A), which is small when M is: the model's per-step
+ * products have 20 rows), at a multiple of the micro-kernel's 8 columns (or rows at a multiple of its 4),
+ * so that no block adds an edge tile. Any cut gives the one-thread bits (assembly/gemm.ts).
+ */
+export function gemmChunks(M: number, N: number, K: number): { by: 'columns' | 'rows'; width: number; count: number } | null {
+  const flops = 2 * M * N * K;
+  if (flops < 2 * BLOCK_MIN_FLOPS) return null;
+  const wanted = Math.min(MAX_BLOCKS, Math.floor(flops / BLOCK_MIN_FLOPS));
+  const cut = (size: number, multiple: number) => {
+    const width = Math.ceil(size / wanted / multiple) * multiple;
+    return { width, count: Math.ceil(size / width) };
+  };
+  if (N >= 16 * 2) return { by: 'columns', ...cut(N, 8) };
+  if (M >= 8 * 2) return { by: 'rows', ...cut(M, 4) };
+  return null;
 }
 
 /** Floats from the first to the last element of a rows × cols matrix stored with row stride ld. */
@@ -94,7 +230,13 @@ function span(rows: number, cols: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-function makeKernels(k: KernelExports): WasmKernels {
+/**
+ * The wrappers over one instance. `helper`: a second thread with its own instance on the same shared memory,
+ * which then takes part of every large enough GEMM (gemmChunks); null: one thread.
+ */
+export function makeKernels(k: KernelExports, variant: WasmVariant, helper: { thread: GemmHelper; work: number } | null): WasmKernels {
+  const work = k.reserve(k.gemmWorkBytes()); // this thread's GEMM workspace (the helper's was reserved for it)
+  if (work === 0) throw new Error('the WebAssembly kernels could not reserve their GEMM workspace');
   // One scratch region in the module's memory, grown on demand to the largest need: floats, then ints.
   let base = 0;
   let floats = new Float32Array(0), ints = new Int32Array(0);
@@ -122,6 +264,28 @@ function makeKernels(k: KernelExports): WasmKernels {
       }
     };
   return {
+    variant,
+    threads: helper === null ? 1 : 2,
+    helperReady: () => helper !== null && helper.thread.ready(),
+    helperFailed: () => helper !== null && helper.thread.failed(),
+    helperCalls: () => helper?.thread.tasksDone() ?? 0,
+    peakGflops(seconds = 0.2) {
+      let iterations = 1 << 16, elapsed = 0;
+      for (;;) { // grow the count until one call lasts `seconds`/4, then take the best of four calls
+        const start = performance.now();
+        k.peakMultiplyAdd(iterations);
+        elapsed = (performance.now() - start) / 1000;
+        if (elapsed >= seconds / 4 || iterations >= 1 << 30) break;
+        iterations *= 2;
+      }
+      let best = elapsed;
+      for (let round = 0; round < 3; round++) {
+        const start = performance.now();
+        k.peakMultiplyAdd(iterations);
+        best = Math.min(best, (performance.now() - start) / 1000);
+      }
+      return (96 * iterations) / best / 1e9; // 12 chains × 4 lanes × (multiply + add) an iteration
+    },
     multiply: vectorOp(k.multiply, multiplyTs),
     add: vectorOp(k.add, addTs),
     fillDropoutMask(mask, n, keep, rng) {
@@ -216,7 +380,19 @@ function makeKernels(k: KernelExports): WasmKernels {
       if (bLen > 0) floats.set(B.subarray(0, bLen), f + bAt);
       // C is read only when beta ≠ 0; with padded rows it goes in anyway, so the copy back keeps the gaps
       if (beta !== 0 || ldc !== N) floats.set(C.subarray(0, cLen), f + cAt);
-      k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, base, lda, base + bAt * 4, ldb, beta, base + cAt * 4, ldc);
+      const tA = transA ? 1 : 0, tB = transB ? 1 : 0, aPtr = base, bPtr = base + bAt * 4, cPtr = base + cAt * 4;
+      const chunks = helper !== null && helper.thread.ready() ? gemmChunks(M, N, K) : null;
+      if (chunks === null) {
+        k.gemm(tA, tB, M, N, K, alpha, aPtr, lda, bPtr, ldb, beta, cPtr, ldc, work);
+      } else {
+        const call: GemmCall = { transA: tA, transB: tB, M, N, K, alpha, A: aPtr, lda, B: bPtr, ldb, beta, C: cPtr, ldc,
+          byColumns: chunks.by === 'columns' ? 1 : 0, width: chunks.width, count: chunks.count };
+        const thread = helper!.thread;
+        thread.post(call);
+        let mine = 0;
+        for (let c = thread.claim(); c >= 0; c = thread.claim()) { gemmBlock(k, call, c, work); mine++; }
+        thread.finish(mine);
+      }
       C.set(floats.subarray(f + cAt, f + cAt + cLen));
       return true;
     },

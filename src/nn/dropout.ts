@@ -1,4 +1,4 @@
-import { multiply } from '../kernels/pointwise.js';
+import { fillDropoutMaskPerStep, multiply } from '../kernels/pointwise.js';
 import type { Rng } from '../util/rng.js';
 
 /**
@@ -7,25 +7,12 @@ import type { Rng } from '../util/rng.js';
  */
 
 /**
- * A fresh Bernoulli(keep) draw for every element: every unit, every example, every timestep.
- * Element k is kept when the k-th nextFloat(rng) is below keep. The generator (xoshiro128**, util/rng.ts)
- * is written out here with its state in local variables: the same draws, without a call and four typed-array
- * loads and stores per element (this loop fills (T·B, H) floats L+1 times per training step).
+ * A fresh Bernoulli(keep) draw for every element: every unit, every example, every timestep (the paper's
+ * dropout). Element k is kept when the k-th nextFloat(rng) is below keep. The loop lives with the other
+ * elementwise kernels (kernels/pointwise.ts), since the backends run it too, on more lanes or threads, with
+ * these draws.
  */
-export function fillDropoutMaskPerStep(mask: Float32Array, n: number, keep: number, rng: Rng): void {
-  const scale = 1 / keep;
-  const s = rng.state;
-  let s0 = s[0] | 0, s1 = s[1] | 0, s2 = s[2] | 0, s3 = s[3] | 0;
-  for (let k = 0; k < n; k++) {
-    const m = Math.imul(s1, 5);
-    const bits = Math.imul((m << 7) | (m >>> 25), 9) >>> 0; // nextUint32: rotl(s1·5, 7)·9
-    const t = s1 << 9;
-    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-    mask[k] = bits / 4294967296 < keep ? scale : 0; // nextFloat(rng) < keep
-  }
-  s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
-}
+export { fillDropoutMaskPerStep };
 
 /**
  * Variational dropout (Gal & Ghahramani 2016): one draw per sequence and unit, the same at every step.
