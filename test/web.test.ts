@@ -12,8 +12,8 @@ import { PROJECT_ROOT, tempDir } from './helpers.js';
  * server, and drive Debian's Chromium with playwright-core. Skipped where Chromium is not installed
  * (.ci/run installs it, so CI always runs it).
  *
- * The site is built once for the file; each test opens its own page. The screenshot goes to
- * web/dist/e2e/walkthrough.png; WALKTHROUGH_SCREENSHOT=docs/walkthrough.png refreshes the README's.
+ * The site is built once for the file; each test opens its own page. The screenshots go to
+ * web/dist/e2e/; WALKTHROUGH_SCREENSHOT=docs/walkthrough.png refreshes the README's.
  * The lab runs are deterministic (fixed seeds, one backend), so the tests wait for what a run must show
  * (a crossing, a stop) with generous timeouts as bounds, and never assert on how long it took.
  */
@@ -24,6 +24,8 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync',
 ];
 const SCREENSHOT = join(PROJECT_ROOT, process.env.WALKTHROUGH_SCREENSHOT ?? 'web/dist/e2e/walkthrough.png');
+/** The lab after the overfitting preset has crossed; OVERFITTING_SCREENSHOT=docs/overfitting.png refreshes the docs' one. */
+const OVERFITTING_SCREENSHOT = join(PROJECT_ROOT, process.env.OVERFITTING_SCREENSHOT ?? 'web/dist/e2e/overfitting.png');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
@@ -401,6 +403,9 @@ test('lab preset "Does dropout stop overfitting?": without dropout validation tu
   assert.match(chartText, /best A: epoch \d+/, 'the chart marks A\'s best epoch');
   assert.match(chartText, /best B: epoch \d+/, 'the chart marks B\'s best epoch');
   await page.locator('#pause-both').click();
+  mkdirSync(dirname(OVERFITTING_SCREENSHOT), { recursive: true });
+  await page.locator('#bench').screenshot({ path: OVERFITTING_SCREENSHOT });
+  t.diagnostic(`screenshot: ${relative(PROJECT_ROOT, OVERFITTING_SCREENSHOT)}`);
   assert.deepEqual(errors, [], 'no console errors');
   assert.deepEqual(elsewhere, [], 'no request to another host');
 });

@@ -112,8 +112,9 @@ const spec: Spec = {
       from: { data: 'best' },
       encode: {
         update: {
-          x: { scale: 'x', field: 'epochs' }, y: { scale: 'y', field: 'perplexity' }, dy: { value: 18 },
-          align: { value: 'center' }, text: { field: 'label' }, fill: { scale: 'color', field: 'run' },
+          // left of the ring, so that the newest (rightmost) epoch's label stays inside the chart
+          x: { scale: 'x', field: 'epochs' }, y: { scale: 'y', field: 'perplexity' }, dx: { value: -11 },
+          dy: { signal: "datum.run === 'A' ? -9 : 15" }, align: { value: 'right' }, text: { field: 'label' }, fill: { scale: 'color', field: 'run' },
           fontSize: { value: 11 }, fontWeight: { value: 'bold' },
         },
       },
