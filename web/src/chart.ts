@@ -49,6 +49,7 @@ const spec: Spec = {
     {
       type: 'group',
       from: { facet: { name: 'series', data: 'points', groupby: ['run', 'split'] } },
+      encode: { update: { width: { signal: 'width' }, height: { signal: 'height' }, clip: { value: true } } },
       marks: [
         {
           type: 'line',
@@ -150,7 +151,10 @@ export function createChart(container: HTMLElement): Chart {
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
-      const values = points.map((p) => p.perplexity);
+      // after the first epoch, zoom in on what follows it: the first epoch's fall from ~2,000 is clipped,
+      // so that a turn of a few perplexity points later on stays visible
+      const later = points.filter((p) => p.epochs >= 1);
+      const values = (later.length >= 2 ? later : points).map((p) => p.perplexity);
       const epochs = points.map((p) => p.epochs);
       view.change('points', pending);
       pending = changeset();
