@@ -21,8 +21,8 @@ const LAYER: Record<string, number> = {
   train: 4,
   experiments: 5, bench: 5,
   viz: 6,
-  cli: 7,
-  'index.ts': 8,
+  cli: 7, 'api.ts': 7, // the library's entry (train, loadModel) stands beside the command line
+  'index.ts': 8, 'internals.ts': 8,
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,10 +1,14 @@
 import { createChart, type RunName } from './chart.js';
 import { countDropouts, createDiagram, DIAGRAM_LAYERS, DIAGRAM_WORDS, type DiagramPlacement, type DiagramState } from './diagram.js';
 import { mountExplorer } from './explorer.js';
-import { createRunPanel } from './lab.js';
+import { createRunPanel, type PanelValues, type RunPanel } from './lab.js';
 import type { CorpusInfo } from './protocol.js';
+import { setUpResults } from './results.js';
 
-/** The page: the path-counting diagram (section 3) and the two-run lab (section 5). */
+/**
+ * The page: the path-counting diagram, the measured results (drawn from results/*.json at build time)
+ * and the two-run lab with its presets.
+ */
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -73,7 +77,46 @@ function superscript(n: number): string {
   return String(n).replace('-', '⁻').replace(/[0-9]/g, (d) => digits[Number(d)]);
 }
 
-// ---- section 5: the lab ----
+// ---- the lab ----
+
+/** The hidden size of the overfitting presets (measured: see PRESETS). */
+const OVERFIT_HIDDEN = 200;
+
+/** The paper's regularizer and nothing else: the defaults a preset starts from. */
+const PLAIN: PanelValues = { layers: 2, lr: 1, layerNorm: false, weightDecay: 0, patience: 0 };
+
+interface Preset { a: PanelValues; b: PanelValues; note: string }
+
+/**
+ * The presets. Sizes were chosen by measuring in Node with the library on one thread (docs/walkthrough.md):
+ * a 2 × 200 LSTM memorizes the 26k-word excerpt within a few epochs without dropout.
+ */
+export const PRESETS: Record<string, Preset> = {
+  overfit: {
+    a: { ...PLAIN, placement: 'none', keepProb: 1, hidden: OVERFIT_HIDDEN },
+    b: { ...PLAIN, placement: 'zaremba', keepProb: 0.5, hidden: OVERFIT_HIDDEN },
+    note: `A 2 × ${OVERFIT_HIDDEN} LSTM, large enough to memorize the excerpt: run A without dropout, run B with the `
+      + 'paper\'s dropout (keep 0.5), same seed. Watch A\'s validation perplexity (solid) turn upward after a few epochs '
+      + 'while its training perplexity (dashed) keeps falling, and B\'s validation perplexity keep improving and '
+      + 'cross below A\'s. The rings mark each run\'s best epoch.',
+  },
+  placement: {
+    a: { ...PLAIN, placement: 'zaremba', keepProb: 0.5, hidden: 128 },
+    b: { ...PLAIN, placement: 'recurrent', keepProb: 0.5, hidden: 128 },
+    note: 'The paper\'s placement (A) against dropout on the recurrent connection as well (B), both at keep 0.5. '
+      + 'Expect the two to stay close here: the recurrent placement hurts by corrupting memory over long '
+      + 'distances, and a few minutes on a page of text do not build that memory. In the library\'s measured '
+      + 'ablation (section 6, "Where dropout goes") the gap is a few perplexity points after 8 epochs on '
+      + '200,000 words; in the paper it decides whether large networks can be trained at all.',
+  },
+  early: {
+    a: { ...PLAIN, placement: 'none', keepProb: 1, hidden: OVERFIT_HIDDEN, patience: 2 },
+    b: { ...PLAIN, placement: 'zaremba', keepProb: 0.5, hidden: OVERFIT_HIDDEN, patience: 2 },
+    note: 'Early stopping with patience 2 on both runs of the overfitting preset: run A stops two epochs after its '
+      + 'best and restores that epoch\'s weights (the dotted rule and the ring on the chart); run B, with dropout, '
+      + 'goes on improving much longer.',
+  },
+};
 
 function setUpLab(): void {
   const chart = createChart(byId('chart'));
@@ -95,8 +138,23 @@ function setUpLab(): void {
   ];
   byId('train-both').addEventListener('click', () => { for (const p of panels) p.train(); });
   byId('pause-both').addEventListener('click', () => { for (const p of panels) p.pause(); });
+  for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-preset]')) {
+    button.addEventListener('click', () => applyPreset(button.dataset.preset ?? '', panels));
+  }
+}
+
+function applyPreset(name: string, [a, b]: RunPanel[]): void {
+  const preset = PRESETS[name];
+  if (preset === undefined) throw new Error(`no preset named ${name}`);
+  a.set(preset.a);
+  b.set(preset.b);
+  byId('preset-note').textContent = preset.note;
+  byId('lab').dataset.preset = name;
+  a.train();
+  b.train();
 }
 
 setUpDiagram();
+setUpResults();
 setUpLab();
 mountExplorer(byId('explorer'));
