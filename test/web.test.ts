@@ -209,7 +209,7 @@ test('walkthrough: the built page trains in Chromium, compares placements, sampl
   t.diagnostic(`run A (zaremba) validation perplexity ${Number(a.initial).toFixed(0)} → ${Number(a.value).toFixed(0)} `
     + `after ${((Date.now() - started) / 1000).toFixed(0)} s of test`);
   assert.notEqual(await page.locator('#run-a').getAttribute('data-state'), 'error');
-  assert.equal(await page.locator('#run-a [data-field="status"]').getAttribute('data-gemm') ?? '', /^WebAssembly (relaxed )?SIMD, 1 thread$/,
+  assert.match(await page.locator('#run-a [data-field="status"]').getAttribute('data-gemm') ?? '', /^WebAssembly (relaxed )?SIMD, 1 thread$/,
     'the worker runs the WebAssembly SIMD GEMM (embedded in its bundle), not the TypeScript fallback; one thread on a page without isolation');
 
   // 6. switch the placement: run B goes from the naive default to variational and trains beside A
@@ -394,6 +394,11 @@ test('lab presets: zaremba against recurrent at the same keep probability, with 
 test('lab preset "Does dropout stop overfitting?": without dropout validation turns upward while training falls; with dropout it keeps improving', {
   timeout: 1_500_000,
 }, async (t) => {
+  if (process.env.RLSTM_NATIVE === '0') {
+    // the page never loads a native library, so this pass (.ci/run's second) would repeat the first's minutes
+    t.skip('RLSTM_NATIVE=0 changes nothing in the browser, and this two-minute run is the same as in the first pass');
+    return;
+  }
   const opened = await openPage(t);
   if (opened === null) return;
   const { page, errors, elsewhere } = opened;
