@@ -1,12 +1,9 @@
 import { waitPatience } from './patience.js';
-import {
-  compileKernels, gemmBlock, kernelExports, kernelImports, makeKernels, softmaxChunk,
-  type GemmCall, type GemmHelper, type SoftmaxCall, type WasmKernels,
-} from './wasm.js';
+import { compileKernels, gemmBlock, kernelExports, kernelImports, makeKernels, type GemmCall, type GemmHelper, type WasmKernels } from './wasm.js';
 
 /**
- * The WebAssembly kernels on two threads: a GEMM is cut into blocks of C (gemmChunks in wasm.ts), and a
- * softmax + cross-entropy into its one-thread chunks of rows, which this thread and a worker take one at a time, each computing with its own instance of the module on one shared
+ * The WebAssembly kernels on two threads: a GEMM is cut into blocks of C (gemmChunks in wasm.ts), which this
+ * thread and a worker take one at a time, each computing with its own instance of the module on one shared
  * WebAssembly.Memory (the shared builds of scripts/build-wasm.mjs). This thread copies the operands into that
  * memory once, both threads read them there, and the result is copied out once every block is in. Each
  * element of C gets the instructions it gets on one thread (assembly/gemm.ts), so the results are bit for bit
@@ -20,8 +17,7 @@ import {
  *
  * The protocol needs no event loop: a call goes into `control` (shared Int32 words, alpha and beta as float
  * bits), this thread resets NEXT, bumps POSTED and wakes the worker (Atomics.notify); both take blocks by
- * compare-and-swap on NEXT (the worker only below AVAILABLE: a softmax's chunks are copied in by this thread
- * as it goes, see makeKernels); the worker counts its finished blocks in BLOCKS_DONE and wakes this thread. Both
+ * compare-and-swap on NEXT; the worker counts its finished blocks in BLOCKS_DONE and wakes this thread. Both
  * spin briefly before sleeping, since the next call (or the end of this one) is usually microseconds away.
  * This thread's waits are Atomics.wait: in a browser it must itself be a worker (the lab's training runs in
  * one), as the page's main thread may not block.
@@ -48,12 +44,8 @@ export const READY = 2; //       1 once the worker's instance is up
 export const FAILED = 3; //      1 after the worker failed (it then stops)
 export const NEXT = 4; //        (call number mod 2^15) · 2^16 + the next block nobody has taken
 export const TOTAL = 5; //       blocks the worker has computed since it started
-export const AVAILABLE = 6; //   blocks [0, AVAILABLE) of the current call may be taken (a softmax's are copied in as it goes)
-export const KIND = 7; //        what the call is: GEMM_CALL or SOFTMAX_CALL
-export const ARGS = 8; //        the GemmCall, in its fields' order (16 words; alpha at ARGS+5, beta at ARGS+10), or the SoftmaxCall (8; scale at ARGS+5)
+export const ARGS = 6; //        the GemmCall, in its fields' order (16 words; alpha at ARGS+5, beta at ARGS+10)
 export const CONTROL_WORDS = ARGS + 16;
-const GEMM_CALL = 0;
-const SOFTMAX_CALL = 1;
 
 /** Pages the shared memory starts with and may grow to (its build declares them: scripts/build-wasm.mjs). */
 const INITIAL_PAGES = 16;
@@ -98,19 +90,6 @@ function writeCall(control: Int32Array, bits: Float32Array, g: GemmCall): void {
   control[ARGS + 12] = g.ldc; control[ARGS + 13] = g.byColumns; control[ARGS + 14] = g.width; control[ARGS + 15] = g.count;
 }
 
-/** The SoftmaxCall in the control words. */
-function writeSoftmax(control: Int32Array, bits: Float32Array, s: SoftmaxCall): void {
-  control[ARGS] = s.logits; control[ARGS + 1] = s.targets; control[ARGS + 2] = s.N; control[ARGS + 3] = s.V;
-  control[ARGS + 4] = s.rows; bits[ARGS + 5] = s.scale; control[ARGS + 6] = s.sums; control[ARGS + 7] = s.count;
-}
-
-function readSoftmax(control: Int32Array, bits: Float32Array): SoftmaxCall {
-  return {
-    logits: control[ARGS] >>> 0, targets: control[ARGS + 1] >>> 0, N: control[ARGS + 2], V: control[ARGS + 3],
-    rows: control[ARGS + 4], scale: bits[ARGS + 5], sums: control[ARGS + 6] >>> 0, count: control[ARGS + 7],
-  };
-}
-
 function readCall(control: Int32Array, bits: Float32Array): GemmCall {
   return {
     transA: control[ARGS], transB: control[ARGS + 1], M: control[ARGS + 2], N: control[ARGS + 3], K: control[ARGS + 4],
@@ -123,14 +102,11 @@ function readCall(control: Int32Array, bits: Float32Array): GemmCall {
 /**
  * Takes the next block of call `seq` (mod 2^15) with `count` blocks: its index, or −1 when all are taken or
  * the call is no longer the current one (the worker may look once more after this thread has moved on).
- * With `waitAvailable` (the worker) it waits until that block is available (AVAILABLE): this thread makes a
- * softmax's chunks available a few at a time, microseconds apart, and takes the rest itself, so the wait ends.
  */
-function claimBlock(control: Int32Array, seq: number, count: number, waitAvailable = false): number {
+function claimBlock(control: Int32Array, seq: number, count: number): number {
   for (;;) {
     const v = Atomics.load(control, NEXT);
     if (v >>> 16 !== seq || (v & 0xffff) >= count) return -1;
-    if (waitAvailable && (v & 0xffff) >= Atomics.load(control, AVAILABLE)) continue;
     if (Atomics.compareExchange(control, NEXT, v, v + 1) === v) return v & 0xffff;
   }
 }
@@ -139,30 +115,20 @@ function claimBlock(control: Int32Array, seq: number, count: number, waitAvailab
 function gemmThread(control: Int32Array): GemmHelper {
   const bits = new Float32Array(control.buffer);
   let seq = 0, count = 0;
-  /** Posts the call written in the control words. Every block of the call before is done (finish), so nothing of it is still counted or taken. */
-  const start = (kind: number, blocks: number, available: number) => {
-    seq = (Atomics.load(control, POSTED) + 1) & 0x7fff;
-    count = blocks;
-    control[KIND] = kind;
-    Atomics.store(control, AVAILABLE, available);
-    Atomics.store(control, BLOCKS_DONE, 0);
-    Atomics.store(control, NEXT, seq << 16);
-    Atomics.add(control, POSTED, 1); // sequentially consistent: the call is visible before it
-    Atomics.notify(control, POSTED);
-  };
   return {
     ready: () => Atomics.load(control, READY) === 1 && Atomics.load(control, FAILED) === 0,
     failed: () => Atomics.load(control, FAILED) !== 0,
     tasksDone: () => Atomics.load(control, TOTAL),
     post(call) {
+      // every block of the call before is done (finish), so nothing of it is still counted or taken
+      seq = (Atomics.load(control, POSTED) + 1) & 0x7fff;
+      count = call.count;
       writeCall(control, bits, call);
-      start(GEMM_CALL, call.count, call.count);
+      Atomics.store(control, BLOCKS_DONE, 0);
+      Atomics.store(control, NEXT, seq << 16);
+      Atomics.add(control, POSTED, 1); // sequentially consistent: the call is visible before it
+      Atomics.notify(control, POSTED);
     },
-    postSoftmax(call) {
-      writeSoftmax(control, bits, call);
-      start(SOFTMAX_CALL, call.count, 0);
-    },
-    publish: (available) => { Atomics.store(control, AVAILABLE, available); },
     claim: () => claimBlock(control, seq, count),
     finish(blocksDoneHere) {
       let spins = 0;
@@ -202,14 +168,10 @@ export function serveGemmThread(init: WasmHelperInit): void {
       if (++spins >= SPINS) { Atomics.wait(control, POSTED, seen); spins = 0; }
     }
     seen = Atomics.load(control, POSTED);
-    const seq = seen & 0x7fff, softmax = control[KIND] === SOFTMAX_CALL;
-    const call = softmax ? readSoftmax(control, bits) : readCall(control, bits);
-    // a view made now: the memory may have grown since the last call (a shared memory's old views stay valid but short)
-    const sums = softmax ? new Float64Array(init.memory.buffer, (call as SoftmaxCall).sums, call.count) : null;
+    const call = readCall(control, bits), seq = seen & 0x7fff;
     try {
-      for (let c = claimBlock(control, seq, call.count, softmax); c >= 0; c = claimBlock(control, seq, call.count, softmax)) {
-        if (sums !== null) sums[c] = softmaxChunk(k, call as SoftmaxCall, c);
-        else gemmBlock(k, call as GemmCall, c, work);
+      for (let c = claimBlock(control, seq, call.count); c >= 0; c = claimBlock(control, seq, call.count)) {
+        gemmBlock(k, call, c, work);
         Atomics.add(control, TOTAL, 1);
         Atomics.add(control, BLOCKS_DONE, 1);
         Atomics.notify(control, BLOCKS_DONE);

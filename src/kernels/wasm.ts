@@ -80,26 +80,10 @@ export function gemmBlock(k: KernelExports, g: GemmCall, c: number, work: number
 }
 
 /**
- * Softmax + cross-entropy on pointers into the module's memory, cut into `count` chunks of `rows` rows of
- * logits (N, V) (the last one shorter): chunk c's summed NLL goes to the float64 at sums + 8c.
- */
-export interface SoftmaxCall {
-  logits: number; targets: number; N: number; V: number; rows: number; scale: number; sums: number; count: number;
-}
-
-/** Chunk c of a cut softmax call: the one-thread kernel on those rows alone. Returns their summed NLL. */
-export function softmaxChunk(k: KernelExports, s: SoftmaxCall, c: number): number {
-  const n0 = c * s.rows, r = Math.min(s.rows, s.N - n0);
-  return k.softmaxCrossEntropy(s.logits + n0 * s.V * 4, s.targets + n0 * 4, r, s.V, s.scale);
-}
-
-/**
- * A second thread that computes blocks of a GEMM, or chunks of rows of a softmax, on the same (shared)
- * memory with its own instance of the module (wasm-threads.ts). `post` offers it the call's blocks; both
- * threads then take blocks one at a time (`claim`: the next block nobody has taken, or −1), so that a helper
- * the machine does not run at the moment leaves its blocks to this thread instead of holding it up; `finish`
- * waits for the blocks the helper took. A GEMM's blocks are all there when it is posted; a softmax's chunks
- * are copied in by this thread as it goes, and the helper takes only those `publish` has said are in.
+ * A second thread that computes blocks of a GEMM on the same (shared) memory with its own instance of the
+ * module (wasm-threads.ts). `post` offers it the call's blocks; both threads then take blocks one at a time
+ * (`claim`: the next block nobody has taken, or −1), so that a helper the machine does not run at the moment
+ * leaves its blocks to this thread instead of holding it up; `finish` waits for the blocks the helper took.
  */
 export interface GemmHelper {
   ready(): boolean;
@@ -107,9 +91,6 @@ export interface GemmHelper {
   /** Blocks the helper has computed since it started. */
   tasksDone(): number;
   post(call: GemmCall): void;
-  postSoftmax(call: SoftmaxCall): void;
-  /** Softmax: chunks [0, available) are in the memory; the helper may take them. */
-  publish(available: number): void;
   claim(): number;
   finish(blocksDoneHere: number): void;
 }
@@ -244,19 +225,6 @@ export function gemmChunks(M: number, N: number, K: number): { by: 'columns' | '
   return null;
 }
 
-/** Softmaxes with fewer logits than this (N · V) run on one thread: waking the helper would cost more than it saves. */
-const SOFTMAX_TWO_THREADS_MIN = 1 << 16;
-
-/** Where a two-thread softmax keeps its chunk sums in the scratch region (floats from its start, 8-byte aligned): after the logits and targets. */
-function softmaxSumsAt(N: number, V: number): number {
-  return 2 * Math.ceil((N * V + N) / 2);
-}
-
-/** Floats of scratch a two-thread softmax uses: logits (N·V), targets (N), then a float64 sum per chunk. */
-function softmaxFloats(N: number, V: number, count: number): number {
-  return softmaxSumsAt(N, V) + 2 * count;
-}
-
 /** Floats from the first to the last element of a rows × cols matrix stored with row stride ld. */
 function span(rows: number, cols: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
@@ -280,51 +248,6 @@ export function makeKernels(k: KernelExports, variant: WasmVariant, helper: { th
       ints = new Int32Array(k.memory.buffer);
     }
     return true;
-  };
-  /**
-   * Softmax + cross-entropy on two threads (the scratch region holds softmaxFloats(N, V, count)): this thread
-   * first copies every chunk of rows in, in order, saying after each that the helper may take it (copying is
-   * many times faster than the kernel, so the helper, which starts on the first chunks meanwhile, seldom
-   * waits); then both take the chunks left one at a time and run the kernel on them in place. This thread
-   * copies each of its chunks out as soon as it is done, the helper's once they are all in. The chunks are
-   * those of one thread, and their sums are added in the same order: the same gradient and NLL, bit for bit.
-   */
-  const twoThreadSoftmax = (logits: Float32Array, targets: Int32Array, N: number, V: number, scale: number, rows: number,
-    count: number, thread: GemmHelper): number => {
-    const f = base / 4, call: SoftmaxCall = {
-      logits: base, targets: base + N * V * 4, N, V, rows, scale, sums: base + softmaxSumsAt(N, V) * 4, count };
-    const sums = new Float64Array(k.memory.buffer, call.sums, count);
-    const mine = new Uint8Array(count);
-    const copyOut = (c: number) => {
-      const n0 = c * rows, n1 = Math.min(N, n0 + rows);
-      logits.set(floats.subarray(f + n0 * V, f + n1 * V), n0 * V);
-    };
-    ints.set(targets.subarray(0, N), call.targets / 4);
-    thread.postSoftmax(call);
-    let done = 0;
-    try {
-      for (let c = 0; c < count; c++) {
-        const n0 = c * rows, n1 = Math.min(N, n0 + rows);
-        floats.set(logits.subarray(n0 * V, n1 * V), f + n0 * V);
-        thread.publish(c + 1);
-      }
-      for (let c = thread.claim(); c >= 0; c = thread.claim()) {
-        sums[c] = softmaxChunk(k, call, c);
-        mine[c] = 1; done++;
-        if (scale !== 0) copyOut(c);
-      }
-    } catch (err) { // take every chunk left, so that the helper stops, and wait for those it has begun
-      for (let c = thread.claim(); c >= 0; c = thread.claim()) done++;
-      try { thread.finish(done); } catch { /* the first error says more */ }
-      throw err;
-    }
-    thread.finish(done);
-    let nll = 0;
-    for (let c = 0; c < count; c++) {
-      nll += sums[c];
-      if (mine[c] === 0 && scale !== 0) copyOut(c);
-    }
-    return nll;
   };
   /** out = op(a, b), a chunk at a time: a and b copied in side by side, the result copied out. */
   const vectorOp = (op: (a: number, b: number, out: number, n: number) => void, fallback: typeof multiplyTs): typeof multiplyTs =>
@@ -386,11 +309,7 @@ export function makeKernels(k: KernelExports, variant: WasmVariant, helper: { th
       if (4 * quarter < n) fillDropoutMaskPerStep(mask.subarray(4 * quarter), n - 4 * quarter, keep, rng);
     },
     softmaxCrossEntropy(logits, targets, N, V, scale, chunkSums) {
-      const rows = softmaxRowsPerChunk(V), count = Math.ceil(N / rows);
-      if (helper !== null && chunkSums === undefined && N * V >= SOFTMAX_TWO_THREADS_MIN && count >= 2 && count <= 0xffff
-        && helper.thread.ready() && ensure(softmaxFloats(N, V, count), 0)) {
-        return twoThreadSoftmax(logits, targets, N, V, scale, rows, count, helper.thread);
-      }
+      const rows = softmaxRowsPerChunk(V);
       if (!ensure(rows * V, rows)) {
         if (chunkSums === undefined) return softmaxCrossEntropyTs(logits, targets, N, V, scale);
         throw new Error(`softmaxCrossEntropy: the WebAssembly memory cannot hold ${rows} rows of ${V}`);
