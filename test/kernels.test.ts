@@ -306,6 +306,31 @@ test('the js backend runs its GEMM in WebAssembly SIMD where the engine has it (
   assert.notEqual(wasm, null, 'the embedded kernels did not load: run npm run build (build:wasm writes src/kernels/kernels-wasm.generated.ts)');
 });
 
+test('the js backend runs the elementwise kernels of the BLAS backend in WebAssembly: the cell forward and backward, softmax, the masks', { skip: wasm === null ? 'kernels.wasm not built' : false }, () => {
+  const rng = testRng(37);
+  // softmax + cross-entropy over more rows than one copy chunk, training and evaluation: the WebAssembly bits
+  const N = 9, V = 10003;
+  const logits = randomArray(N * V, rng, 8), targets = Int32Array.from({ length: N }, (_, n) => (n * 7919) % V);
+  for (const scale of [0, 0.05]) {
+    const a = logits.slice(), b = logits.slice();
+    assert.equal(jsBackend.softmaxCrossEntropy(a, targets, N, V, scale), wasm!.softmaxCrossEntropy(b, targets, N, V, scale));
+    assert.deepEqual(a, b);
+  }
+  // one LSTM step, without layer norm: the WebAssembly bits (which differ from the TypeScript loop's: the test fails on it)
+  const B = 3, H = 13;
+  const z = randomArray(B * 4 * H, rng, 3), cPrev = randomArray(B * H, rng);
+  const run = (forward: typeof lstmGatesForward) => {
+    const out = { z: z.slice(), c: new Float32Array(B * H), tanhC: new Float32Array(B * H), h: new Float32Array(B * H) };
+    forward(out.z, cPrev, out.c, out.tanhC, out.h, B, H, null, null);
+    return out;
+  };
+  const viaBackend = run(jsBackend.lstmGatesForward);
+  assert.deepEqual(viaBackend, run(wasm!.lstmGatesForward));
+  assert.notDeepEqual(viaBackend, run(lstmGatesForward), 'these inputs tell the two kernels apart');
+  assert.equal(jsBackend.lstmGatesBackward, wasm!.lstmGatesBackward);
+  assert.equal(jsBackend.fillDropoutMask, wasm!.fillDropoutMask);
+});
+
 test('the generator jumped ahead n draws (advancedState) is where n draws leave it', () => {
   for (const seed of [1, 42, 2024]) {
     for (const n of [0, 1, 2, 31, 32, 33, 1000, 65537]) {

@@ -4,7 +4,8 @@
  * Every matrix is a row-major Float32Array (a `subarray` view is fine). The model's FLOPs are almost all
  * in `gemm`; the elementwise kernels are the fused loops of the LSTM cell and of softmax + cross-entropy.
  * Two implementations: `js` (TypeScript with a WebAssembly SIMD GEMM embedded in the bundle; needs nothing
- * installed, runs anywhere, including a browser) and `blas` (OpenBLAS or Accelerate through koffi). They share the elementwise kernels in `pointwise.ts`.
+ * installed, runs anywhere, including a browser) and `blas` (OpenBLAS or Accelerate through koffi). They share the
+ * elementwise kernels: WebAssembly SIMD (`wasm.ts`) where the engine has it, else the TypeScript loops of `pointwise.ts`.
  */
 export interface Backend {
   readonly name: 'js' | 'blas';

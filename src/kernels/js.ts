@@ -140,9 +140,12 @@ export function jsBackendOn(kernels: WasmKernels | null): Backend {
     multiply: kernels?.multiply ?? multiply, // WebAssembly where it runs: the same bits, several times faster
     add: kernels?.add ?? add,
     fillDropoutMask: kernels?.fillDropoutMask, // the draws of fillDropoutMaskPerStep, four lanes at a time
-    lstmGatesForward,
+    // the WebAssembly SIMD kernels of the BLAS backend (four exponentials at a time, in float32: the cell's
+    // gates and softmax differ from the TypeScript loops' in the last bits). Softmax stays on this thread: the
+    // worker sees only the shared memory, and copying the logits there costs what it saves (docs/performance.md)
+    lstmGatesForward: kernels?.lstmGatesForward ?? lstmGatesForward,
     lstmGatesBackward: kernels?.lstmGatesBackward ?? lstmGatesBackward, // WebAssembly, the same bits as the TypeScript loop
-    softmaxCrossEntropy,
+    softmaxCrossEntropy: kernels?.softmaxCrossEntropy ?? softmaxCrossEntropy,
   };
 }
 
