@@ -67,3 +67,15 @@ export function torchMissing(): string | null {
   if (r.error) return `${PYTHON} cannot be run (${r.error.message})`;
   return r.status === 0 ? null : `${PYTHON} cannot import torch and numpy`;
 }
+
+/** A plain triple loop, the definition of C = alpha·op(A)·op(B) + beta·C. */
+export function gemmReference(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
+  B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (tA ? A[k * lda + i] : A[i * lda + k]) * (tB ? B[j * ldb + k] : B[k * ldb + j]);
+      C[i * ldc + j] = alpha * s + (beta === 0 ? 0 : beta * C[i * ldc + j]);
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { elementwiseHelper, failMeetings, meeting, newMeetings, sharedFloat32, s
 import { fillDropoutMaskPerStep } from '../src/nn/dropout.js';
 import { createLstmActivations, lstmBackward, lstmForward } from '../src/nn/lstm.js';
 import { advancedState, createRng, nextUint32 } from '../src/util/rng.js';
-import { randomArray, testRng } from './helpers.js';
+import { gemmReference, randomArray, testRng } from './helpers.js';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -20,17 +20,6 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-/** A plain triple loop, the definition of C = alpha·op(A)·op(B) + beta·C. */
-function gemmReference(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
-  B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number): void {
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += (tA ? A[k * lda + i] : A[i * lda + k]) * (tB ? B[j * ldb + k] : B[k * ldb + j]);
-      C[i * ldc + j] = alpha * s + (beta === 0 ? 0 : beta * C[i * ldc + j]);
-    }
-  }
-}
 
 let blas: ReturnType<typeof loadBlasBackend> | null = null;
 let noBlas = ''; // why the BLAS backend did not load (no OpenBLAS, or RLSTM_NATIVE=0), for the skip messages

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
 import { test } from 'node:test';
+import { CHROMIUM, CHROMIUM_ARGS, ISOLATION_HEADERS } from './browser.js';
 import { PROJECT_ROOT } from './helpers.js';
 
 /**
@@ -14,8 +15,6 @@ import { PROJECT_ROOT } from './helpers.js';
  * Skipped where Chromium is not installed.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'];
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>wasm threads</title><script type="module">
   const worker = new Worker('/probe-worker.js', { type: 'module' });
@@ -56,8 +55,7 @@ const WORKER = `
 function serve(isolate: boolean): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const headers: Record<string, string> = isolate
-      ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+    const headers: Record<string, string> = isolate ? ISOLATION_HEADERS : {};
     if (path === '/' || path === '/probe-worker.js') {
       res.writeHead(200, { ...headers, 'content-type': path === '/' ? 'text/html; charset=utf-8' : 'text/javascript' });
       res.end(path === '/' ? PAGE : WORKER);

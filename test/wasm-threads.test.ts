@@ -7,7 +7,7 @@ import { startWasmThreads } from '../src/kernels/wasm-threads.js';
 import { nodeWasmThreads } from '../src/kernels/wasm-threads-node.js';
 import { gemmChunks, loadWasmKernels, type WasmKernels } from '../src/kernels/wasm.js';
 import { createLstmActivations, lstmBackward, lstmForward } from '../src/nn/lstm.js';
-import { randomArray, testRng } from './helpers.js';
+import { gemmReference, randomArray, testRng } from './helpers.js';
 
 /**
  * The WebAssembly kernels on two threads (src/kernels/wasm-threads.ts): the GEMM cut between this thread and
@@ -30,16 +30,6 @@ async function readyTwoThreads(): Promise<WasmKernels> {
   return two;
 }
 
-function gemmReference(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
-  B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number): void {
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += (tA ? A[k * lda + i] : A[i * lda + k]) * (tB ? B[j * ldb + k] : B[k * ldb + j]);
-      C[i * ldc + j] = alpha * s + (beta === 0 ? 0 : beta * C[i * ldc + j]);
-    }
-  }
-}
 
 // The small model's products (H 200, B 20, T 20; the vocabulary cut to 1,000 to keep the reference loop short),
 // and odd sizes whose cuts fall inside the micro-kernel's tiles of the other thread's edge.

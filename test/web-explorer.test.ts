@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { jsBackend } from '../src/kernels/js.js';
 import {
@@ -17,6 +15,7 @@ import { loadModelFromCheckpoint } from '../src/train/load.js';
 import { parseSafetensors } from '../src/train/safetensors.js';
 import { createRng } from '../src/util/rng.js';
 import { createSha256 } from '../src/util/sha256.js';
+import { CHROMIUM, CHROMIUM_ARGS, serveStatic, watchPage } from './browser.js';
 import { PROJECT_ROOT, RLSTM, tempDir } from './helpers.js';
 
 /**
@@ -29,11 +28,6 @@ import { PROJECT_ROOT, RLSTM, tempDir } from './helpers.js';
 const MODEL = join(PROJECT_ROOT, 'models/ptb-small.safetensors');
 const TEXT = 'the company said it expects to report a loss for the third quarter\n'
   + 'shares of zzqx rose N cents to $ N in heavy trading';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
 
 /** EXPLORER_SCREENSHOT=docs/explorer.png refreshes the one in docs/. */
 const SCREENSHOT = join(PROJECT_ROOT, process.env.EXPLORER_SCREENSHOT ?? 'web/dist/e2e/explorer.png');
@@ -183,28 +177,6 @@ test('the browser-safe parser and SHA-256 read checkpoints exactly as the Node r
   assert.throws(() => parseSafetensors(damaged, 'x.safetensors', createSha256), { name: 'UserError', message: refusal });
 });
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
-};
-
-function serve(root: string): Promise<{ server: Server; origin: string; missing: string[] }> {
-  const missing: string[] = [];
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      missing.push(path);
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, missing });
-  }));
-}
-
 test('model explorer in Chromium: scores as rlstm score, next words, gates and cells, continuation, opened checkpoints', {
   timeout: 240_000,
 }, async (t) => {
@@ -218,7 +190,7 @@ test('model explorer in Chromium: scores as rlstm score, next words, gates and c
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const outDir = join(dir, 'site');
   await build({ configFile: join(PROJECT_ROOT, 'web/vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-  const { server, origin, missing } = await serve(outDir);
+  const { server, origin, missing } = await serveStatic(outDir);
   t.after(() => server.close());
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
@@ -226,15 +198,7 @@ test('model explorer in Chromium: scores as rlstm score, next words, gates and c
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   await context.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()));
   const page = await context.newPage();
-  const errors: string[] = [];
-  const elsewhere: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(`worker console: ${m.text()}`); }));
-  page.on('request', (r) => {
-    const url = r.url();
-    if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:')) elsewhere.push(url);
-  });
+  const { errors, elsewhere } = watchPage(page, origin);
   await page.goto(`${origin}/`);
   const status = page.locator('#explorer-status');
   await page.waitForFunction(() => document.querySelector('#explorer-status')?.getAttribute('data-state') === 'ready', null, { timeout: 60_000 });

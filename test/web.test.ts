@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize, relative, sep } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, ISOLATION_HEADERS, serveStatic, watchPage } from './browser.js';
 import { PROJECT_ROOT, tempDir } from './helpers.js';
 
 /**
@@ -18,40 +17,9 @@ import { PROJECT_ROOT, tempDir } from './helpers.js';
  * (a crossing, a stop) with generous timeouts as bounds, and never assert on how long it took.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
 const SCREENSHOT = join(PROJECT_ROOT, process.env.WALKTHROUGH_SCREENSHOT ?? 'web/dist/e2e/walkthrough.png');
 /** The lab after the overfitting preset has crossed; OVERFITTING_SCREENSHOT=docs/overfitting.png refreshes the docs' one. */
 const OVERFITTING_SCREENSHOT = join(PROJECT_ROOT, process.env.OVERFITTING_SCREENSHOT ?? 'web/dist/e2e/overfitting.png');
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
-};
-
-/** A static file server for a built site, as any static host would serve it; remembers what was asked. */
-function serve(root: string, headers: Record<string, string> = {}): Promise<{ server: Server; origin: string; requests: string[]; missing: string[] }> {
-  const requests: string[] = [];
-  const missing: string[] = [];
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    requests.push(path);
-    const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      missing.push(path);
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', ...headers });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    resolve({ server, origin: `http://127.0.0.1:${port}`, requests, missing });
-  }));
-}
 
 /** The built site, served; one browser for the file. Null where Chromium is not installed. */
 let site: { origin: string; isolatedOrigin: string; requests: string[]; missing: string[]; browser: Browser } | null = null;
@@ -68,10 +36,10 @@ before(async () => {
   const html = readFileSync(join(outDir, 'index.html'), 'utf8');
   assert.doesNotMatch(html, /<(script|link|img|iframe|source)\b[^>]*\b(src|href)="(https?:)?\/\//,
     'the page loads nothing from another host');
-  const { server, origin, requests, missing } = await serve(outDir);
+  const { server, origin, requests, missing } = await serveStatic(outDir);
   cleanups.push(() => server.close());
   // the same files with the two headers of cross-origin isolation (web/vite.config.ts), which allow shared memory
-  const isolated = await serve(outDir, { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
+  const isolated = await serveStatic(outDir, ISOLATION_HEADERS);
   cleanups.push(() => isolated.server.close());
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   cleanups.push(() => browser.close());
@@ -97,16 +65,7 @@ async function openPage(t: TestContext, viewport = { width: 1100, height: 900 },
   // no internet: only the local server answers (a request elsewhere would fail and be reported)
   await context.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()));
   const page = await context.newPage();
-  const errors: string[] = [];
-  const elsewhere: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(`worker console: ${m.text()}`); }));
-  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
-  page.on('request', (r) => {
-    const url = r.url();
-    if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:')) elsewhere.push(url);
-  });
+  const { errors, elsewhere } = watchPage(page, origin);
   await page.goto(`${origin}/`);
   await page.locator('#diagram svg').waitFor();
   return { page, errors, elsewhere };
