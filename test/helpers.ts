@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { createRng, nextFloat, type Rng } from '../src/util/rng.js';
 import type { GradientCheckResult } from '../src/util/gradcheck.js';
 import { NATIVE_DISABLED_REASON, nativeDisabled } from '../src/kernels/blas.js';
+import type { Backend } from '../src/kernels/backend.js';
+import { createLstmActivations, lstmBackward, lstmForward, type LstmWeights } from '../src/nn/lstm.js';
 
 export function randomArray(n: number, rng: Rng, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -78,4 +80,27 @@ export function gemmReference(tA: boolean, tB: boolean, M: number, N: number, K:
       C[i * ldc + j] = alpha * s + (beta === 0 ? 0 : beta * C[i * ldc + j]);
     }
   }
+}
+
+/** One LSTM layer's forward then backward without masks, as the bit-identity tests of the threaded backends compare them. */
+export interface LstmLayerCase {
+  w: LstmWeights; x: Float32Array; dH: Float32Array; h0: Float32Array; c0: Float32Array;
+  T: number; B: number; In: number; H: number;
+}
+
+/**
+ * Runs the case's layer forward and backward on `backend` from its h0/c0 (activations allocated by `allocate`,
+ * e.g. in shared memory for a helper thread) and returns what it computed: h, c, dx and the weight gradients.
+ */
+export function runLstmLayer(backend: Backend, { w, x, dH, h0, c0, T, B, In, H }: LstmLayerCase,
+  allocate?: (n: number) => Float32Array): { h: Float32Array; c: Float32Array; dx: Float32Array; g: LstmWeights } {
+  const a = createLstmActivations(T, B, H, false, false, allocate);
+  a.h0.set(h0); a.c0.set(c0);
+  const g = { ...w, weightIh: new Float32Array(w.weightIh.length), weightHh: new Float32Array(w.weightHh.length),
+    biasIh: new Float32Array(4 * H), biasHh: new Float32Array(4 * H) };
+  lstmForward(backend, a, w, x, null, T, B, In, H);
+  const h = a.h.slice(), c = a.c.slice();
+  const dx = new Float32Array(T * B * In);
+  lstmBackward(backend, dx, g, dH, a, w, x, null, T, B, In, H);
+  return { h, c, dx, g };
 }

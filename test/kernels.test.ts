@@ -10,9 +10,9 @@ import { add, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy
 import { loadWasmKernels } from '../src/kernels/wasm.js';
 import { elementwiseHelper, failMeetings, meeting, newMeetings, sharedFloat32, sharedInt32, waitPatience } from '../src/kernels/helper.js';
 import { fillDropoutMaskPerStep } from '../src/nn/dropout.js';
-import { createLstmActivations, lstmBackward, lstmForward } from '../src/nn/lstm.js';
+import { createLstmActivations, lstmForward } from '../src/nn/lstm.js';
 import { advancedState, createRng, nextUint32 } from '../src/util/rng.js';
-import { gemmReference, randomArray, testRng } from './helpers.js';
+import { gemmReference, randomArray, runLstmLayer, testRng } from './helpers.js';
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -398,17 +398,7 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
     };
     const x = randomArray(T * B * In, rng), dH = sharedFloat32(T * B * H), h0 = randomArray(B * H, rng, 0.5), c0 = randomArray(B * H, rng, 0.5);
     dH.set(randomArray(T * B * H, rng));
-    const run = (backend: NonNullable<typeof blas>) => {
-      const a = createLstmActivations(T, B, H, false, false, sharedFloat32);
-      a.h0.set(h0); a.c0.set(c0);
-      const g = { ...w, weightIh: new Float32Array(w.weightIh.length), weightHh: new Float32Array(w.weightHh.length),
-        biasIh: new Float32Array(4 * H), biasHh: new Float32Array(4 * H) };
-      lstmForward(backend, a, w, x, null, T, B, In, H);
-      const h = a.h.slice(), c = a.c.slice();
-      const dx = new Float32Array(T * B * In);
-      lstmBackward(backend, dx, g, dH, a, w, x, null, T, B, In, H);
-      return { h, c, dx, g };
-    };
+    const run = (backend: NonNullable<typeof blas>) => runLstmLayer(backend, { w, x, dH, h0, c0, T, B, In, H }, sharedFloat32);
     let before = helper.tasksDone();
     const oneThread = run(loadBlasBackend({ hidden: H, recurrentThreads: 1 }));
     assert.equal(helper.tasksDone(), before, 'recurrentThreads 1 kept the loop on this thread');

@@ -6,8 +6,7 @@ import { jsBackend, jsBackendOn } from '../src/kernels/js.js';
 import { startWasmThreads } from '../src/kernels/wasm-threads.js';
 import { nodeWasmThreads } from '../src/kernels/wasm-threads-node.js';
 import { gemmChunks, loadWasmKernels, type WasmKernels } from '../src/kernels/wasm.js';
-import { createLstmActivations, lstmBackward, lstmForward } from '../src/nn/lstm.js';
-import { gemmReference, randomArray, testRng } from './helpers.js';
+import { gemmReference, randomArray, runLstmLayer, testRng } from './helpers.js';
 
 /**
  * The WebAssembly kernels on two threads (src/kernels/wasm-threads.ts): the GEMM cut between this thread and
@@ -83,18 +82,8 @@ test('two threads: an LSTM layer\'s forward and backward on the js backend give 
     lnIhGain: null, lnHhGain: null, lnCellGain: null, lnCellBias: null,
   };
   const x = randomArray(T * B * In, rng), dH = randomArray(T * B * H, rng), h0 = randomArray(B * H, rng, 0.5), c0 = randomArray(B * H, rng, 0.5);
-  const run = (backend: typeof jsBackend) => {
-    const a = createLstmActivations(T, B, H, false, false);
-    a.h0.set(h0); a.c0.set(c0);
-    const g = { ...w, weightIh: new Float32Array(w.weightIh.length), weightHh: new Float32Array(w.weightHh.length),
-      biasIh: new Float32Array(4 * H), biasHh: new Float32Array(4 * H) };
-    lstmForward(backend, a, w, x, null, T, B, In, H);
-    const h = a.h.slice(), c = a.c.slice();
-    const dx = new Float32Array(T * B * In);
-    lstmBackward(backend, dx, g, dH, a, w, x, null, T, B, In, H);
-    return { h, c, dx, g };
-  };
-  const expected = run(jsBackend), got = run(two);
+  const layer = { w, x, dH, h0, c0, T, B, In, H };
+  const expected = runLstmLayer(jsBackend, layer), got = runLstmLayer(two, layer);
   assert.ok(expected.h.some((v) => v !== 0) && expected.dx.some((v) => v !== 0));
   assert.deepEqual(got, expected);
 });
