@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadBlasBackend } from '../src/kernels/blas.js';
 import { CONFIGS } from '../src/model/configs.js';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { flopsPerToken } from '../src/bench/bench.js';
-import { rlstm, tempDir, tinyCorpus } from './helpers.js';
+import { parameterCount } from '../src/train/memory.js';
+import { PROJECT_ROOT, PYTHON, rlstm, tempDir, tinyCorpus, torchMissing as torchMissingReason } from './helpers.js';
 
 test('FLOPs per trained token follow SPEC.md: medium ≈ 80 M, large ≈ 306 M', () => {
   // 6 · (Σ_layers 4H·(in+H) + H·V) with in = H
@@ -60,4 +63,21 @@ test('rlstm bench --backend js --json reports its WebAssembly GEMM: one thread a
   for (const key of ['peakGflops', 'oneThreadGflops', 'backendOverOneThread'] as const) assert.ok(w[key] > 0, `${key} = ${w[key]}`);
   assert.ok(Math.abs(w.oneThreadFractionOfPeak - w.oneThreadGflops / w.peakGflops) < 1e-12);
   assert.ok(Math.abs(w.backendOverOneThread - b.gemmGflops / w.oneThreadGflops) < 1e-9);
+});
+
+const torchMissing = torchMissingReason();
+
+test('bench/pytorch.py times the same model as rlstm: as many parameters, B·T tokens a step; a bad --steps is one line, exit 2', { skip: torchMissing === null ? false : `PyTorch not available: ${torchMissing}` }, () => {
+  const script = join(PROJECT_ROOT, 'bench', 'pytorch.py');
+  const corpus = tinyCorpus();
+  const r = spawnSync(PYTHON, [script, 'small', '--steps', '2', '--data', corpus], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const b = JSON.parse(r.stdout.trim());
+  assert.equal(b.config, 'small');
+  assert.equal(b.tokens, 2 * CONFIGS.small.batchSize * CONFIGS.small.bptt);
+  assert.equal(b.parameters, parameterCount({ ...CONFIGS.small, vocabSize: b.vocabSize }));
+  assert.ok(b.tokensPerSecond > 0 && b.peakRssMb > 0, r.stdout);
+  const bad = spawnSync(PYTHON, [script, 'small', '--steps', '0', '--data', corpus], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr, 'bench/pytorch.py: --steps 0: give a whole number of steps >= 1\n');
 });
