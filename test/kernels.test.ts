@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadBlasBackend } from '../src/kernels/blas.js';
+import { blisKernelsFit, loadBlasBackend } from '../src/kernels/blas.js';
 import { gemmJs, gemmTs, jsBackend } from '../src/kernels/js.js';
 import { add, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from '../src/kernels/pointwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm.js';
@@ -24,6 +24,9 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 let blas: ReturnType<typeof loadBlasBackend> | null = null;
 let noBlas = ''; // why the BLAS backend did not load (no OpenBLAS, or RLSTM_NATIVE=0), for the skip messages
 try { blas = loadBlasBackend(); } catch (err) { blas = null; noBlas = ` (${(err as Error).message})`; }
+// the BLIS paths, tested also where BLIS has only its generic kernels for the CPU (and the default backend skips it)
+let blisBlas: ReturnType<typeof loadBlasBackend> | null = null;
+try { blisBlas = loadBlasBackend({ genericBlis: true }); } catch { blisBlas = null; }
 
 test('GEMM: TypeScript and BLAS match the triple-loop definition for every transpose, stride and beta', () => {
   const rng = testRng(31);
@@ -250,31 +253,40 @@ for (const [name, gemm] of GEMMS) {
   });
 }
 
-const blis = blas !== null && blas.library.includes('libblis');
+const blis = blas !== null && /libblis\S* for /.test(blas.library);
+
+test('an installed BLIS is used only where it has kernels for the CPU, not its generic C ones', () => {
+  assert.equal(blisKernelsFit('generic'), false);
+  for (const arch of ['zen3', 'zen2', 'haswell', 'skx', 'unknown']) assert.equal(blisKernelsFit(arch), true, arch);
+});
 
 test('BLAS backend, products of few rows by a large operand (BLIS when installed): the float64 definition, every transpose, deterministic', {
   skip: blas === null ? `BLAS not available${noBlas}` : false,
 }, () => {
   if (existsSync('/usr/lib/x86_64-linux-gnu/libblis.so.4') && process.env.RLSTM_BLIS !== '0') {
-    assert.ok(blis, `BLIS is installed but the backend does not use it: ${blas!.library}`);
+    // used, or said not to be where it knows no kernels for the CPU (BLIS 0.9 on Zen 5)
+    assert.ok(blis || /; libblis\.so\.4 not used: it has only its generic kernels for this CPU$/.test(blas!.library),
+      `BLIS is installed but the backend does not use it: ${blas!.library}`);
   }
   const rng = testRng(37);
-  const gemm: Gemm = (...args) => blas!.gemm(...args);
-  for (const tA of [false, true]) {
-    for (const tB of [false, true]) {
-      for (const [alpha, beta] of [[1, 0], [1, 1], [0.7, -0.5]]) {
-        // K·N ≥ 2^20 floats with at most 32 rows: the recurrent products' route (3×1100×1000; and B = 20 rows)
-        checkGemm(gemm, tA, tB, 3, 1100, 1000, alpha, beta, rng, `tA=${tA} tB=${tB} 3×1100×1000 alpha=${alpha} beta=${beta}`);
+  for (const backend of blisBlas !== null && blisBlas.library !== blas!.library ? [blas!, blisBlas] : [blas!]) {
+    const gemm: Gemm = (...args) => backend.gemm(...args);
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        for (const [alpha, beta] of [[1, 0], [1, 1], [0.7, -0.5]]) {
+          // K·N ≥ 2^20 floats with at most 32 rows: the recurrent products' route (3×1100×1000; and B = 20 rows)
+          checkGemm(gemm, tA, tB, 3, 1100, 1000, alpha, beta, rng, `tA=${tA} tB=${tB} 3×1100×1000 alpha=${alpha} beta=${beta}`);
+        }
       }
     }
+    checkGemm(gemm, false, true, 20, 2600, 650, 1, 1, rng, 'medium recurrent 20×2600×650');
+    const A = randomArray(20 * 650, rng), B = randomArray(2600 * 650, rng);
+    const first = new Float32Array(20 * 2600), second = new Float32Array(20 * 2600);
+    gemm(false, true, 20, 2600, 650, 1, A, 650, B, 650, 0, first, 2600);
+    gemm(false, false, 20, 650, 2600, 1, first, 2600, B, 650, 0, new Float32Array(20 * 650), 650); // something else in between
+    gemm(false, true, 20, 2600, 650, 1, A, 650, B, 650, 0, second, 2600);
+    assert.deepEqual(second, first, `${backend.library}: bit-identical on a second call`);
   }
-  checkGemm(gemm, false, true, 20, 2600, 650, 1, 1, rng, 'medium recurrent 20×2600×650');
-  const A = randomArray(20 * 650, rng), B = randomArray(2600 * 650, rng);
-  const first = new Float32Array(20 * 2600), second = new Float32Array(20 * 2600);
-  gemm(false, true, 20, 2600, 650, 1, A, 650, B, 650, 0, first, 2600);
-  gemm(false, false, 20, 650, 2600, 1, first, 2600, B, 650, 0, new Float32Array(20 * 650), 650); // something else in between
-  gemm(false, true, 20, 2600, 650, 1, A, 650, B, 650, 0, second, 2600);
-  assert.deepEqual(second, first, 'bit-identical on a second call');
 });
 
 test('GEMM is deterministic: the same inputs give bit-identical outputs, run after run, on the model\'s shapes', () => {
@@ -381,7 +393,7 @@ test('two threads: a dropout mask in shared memory has the one-thread draws, and
 });
 
 test('two threads: an LSTM layer\'s recurrent loop, its products split by rows or by columns, gives the one-thread bits, forward and backward', {
-  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, BLIS, WebAssembly SIMD and two cores${noBlas}`,
+  skip: twoThreads && blisBlas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, BLIS, WebAssembly SIMD and two cores${noBlas}`,
 }, async () => {
   const helper = await readyHelper();
   const rng = testRng(41);
@@ -400,12 +412,12 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
     dH.set(randomArray(T * B * H, rng));
     const run = (backend: NonNullable<typeof blas>) => runLstmLayer(backend, { w, x, dH, h0, c0, T, B, In, H }, sharedFloat32);
     let before = helper.tasksDone();
-    const oneThread = run(loadBlasBackend({ hidden: H, recurrentThreads: 1 }));
+    const oneThread = run(loadBlasBackend({ hidden: H, recurrentThreads: 1, genericBlis: true }));
     assert.equal(helper.tasksDone(), before, 'recurrentThreads 1 kept the loop on this thread');
     assert.ok(oneThread.h.some((v) => v !== 0) && oneThread.dx.some((v) => v !== 0));
     for (const recurrentSplit of ['rows', 'columns'] as const) {
       before = helper.tasksDone();
-      const split = run(loadBlasBackend({ hidden: H, recurrentSplit }));
+      const split = run(loadBlasBackend({ hidden: H, recurrentSplit, genericBlis: true }));
       assert.equal(helper.tasksDone(), before + 2, `H ${H}, ${recurrentSplit}: the helper ran the forward and the backward loops`);
       assert.deepEqual(split.h, oneThread.h, `H ${H}, ${recurrentSplit}: h`);
       assert.deepEqual(split.c, oneThread.c, `H ${H}, ${recurrentSplit}: c`);
@@ -416,7 +428,7 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
 });
 
 test('two threads in lockstep: an error on one thread ends the loop with that error instead of a hang', {
-  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, BLIS, WebAssembly SIMD and two cores${noBlas}`,
+  skip: twoThreads && blisBlas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, BLIS, WebAssembly SIMD and two cores${noBlas}`,
 }, () => {
   // in a child process: the failure leaves the process's helper thread marked as failed
   const src = new URL('../src/', import.meta.url).href;
@@ -426,7 +438,7 @@ test('two threads in lockstep: an error on one thread ends the loop with that er
     const { createLstmActivations, lstmForward } = await import('${src}nn/lstm.js');
     const helper = elementwiseHelper();
     while (!helper.ready()) await new Promise((r) => setTimeout(r, 10));
-    const blas = loadBlasBackend({ recurrentSplit: 'columns' });
+    const blas = loadBlasBackend({ recurrentSplit: 'columns', genericBlis: true });
     const T = 4, B = 4, H = 512, f = (n) => new Float32Array(new SharedArrayBuffer(4 * n)).fill(0.01);
     const w = { weightIh: f(4 * H * 8), weightHh: f(4 * H * H), biasIh: f(4 * H), biasHh: f(4 * H),
       lnIhGain: null, lnHhGain: null, lnCellGain: null, lnCellBias: null };

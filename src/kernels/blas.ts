@@ -107,6 +107,11 @@ export interface BlasOptions {
   recurrentSplit?: 'rows' | 'columns' | 'auto';
   /** 1: the recurrent loop stays on this thread (the same bits as 2, the default; for tests). */
   recurrentThreads?: 1 | 2;
+  /**
+   * true: use an installed BLIS even where it has only its generic kernels for the CPU (see blisKernelsFit):
+   * slower, the same contract; for the tests of the BLIS paths on any machine.
+   */
+  genericBlis?: boolean;
 }
 
 /**
@@ -124,7 +129,8 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
     throw new Error(`the koffi package did not load (${(err as Error).message.split('\n')[0]})`);
   }
   const split = recurrentSplit(options);
-  const blis = switchedOn('RLSTM_BLIS') ? loadSkinnyGemm(koffi) : null;
+  const skinny = switchedOn('RLSTM_BLIS') ? loadSkinnyGemm(koffi, options.genericBlis === true) : { gemm: null, note: null };
+  const blis = skinny.gemm;
   const skinnyOutsideLoop = options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT;
   // With BLIS doing the recurrent products, OpenBLAS's idle threads must not spin through them: by default
   // they spin 2^28 cycles (~0.1 s) after each product before sleeping, taking a core from BLIS's threads.
@@ -145,7 +151,8 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
         threads = (lib.func('int openblas_get_num_threads()') as unknown as () => number)();
       } catch { /* not OpenBLAS: as many threads as cores */ }
       if (blis !== null) { blis.threads = threads; blis.setThreads(threads); }
-      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, name, blis, { split, skinnyOutsideLoop, threads: options.recurrentThreads ?? 2 });
+      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, skinny.note === null ? name : `${name}; ${skinny.note}`, blis,
+        { split, skinnyOutsideLoop, threads: options.recurrentThreads ?? 2 });
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
@@ -176,17 +183,41 @@ function callRowMajor(
 const SGEMM_SIGNATURE = 'void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, '
   + 'const float *, int, float, _Inout_ float *, int)';
 
-/** BLIS's cblas_sgemm, or null when it is not installed. */
-function loadSkinnyGemm(koffi: typeof import('koffi')): SkinnyGemm | null {
+/**
+ * Whether BLIS has real kernels for this CPU: it picks a configuration at load (bli_arch_query_id), and
+ * where it does not know the CPU it runs its portable C kernels, "generic". Debian's BLIS 0.9 does not know
+ * AMD's family 1Ah (Zen 5): there its 20-row products ran at 20–57 GFLOP/s against OpenBLAS's 74–84, and
+ * medium trained at 0.52 of the roofline against 0.69 without it (and BLIS 0.9 aborts on any
+ * BLIS_ARCH_TYPE, so it cannot be told which kernels to use). Such a BLIS is not used.
+ */
+export function blisKernelsFit(arch: string): boolean {
+  return arch !== 'generic';
+}
+
+/**
+ * BLIS's cblas_sgemm (`gemm`), or null when it is not installed or not used; `note` says why an installed
+ * BLIS is not used.
+ */
+function loadSkinnyGemm(koffi: typeof import('koffi'), genericToo: boolean): { gemm: SkinnyGemm | null; note: string | null } {
   for (const name of SKINNY_CANDIDATES[process.platform] ?? []) {
+    let lib: ReturnType<typeof koffi.load>;
     try {
-      const lib = koffi.load(name);
+      lib = koffi.load(name);
+    } catch { continue; } // not installed: OpenBLAS does every product
+    let arch = 'unknown';
+    try {
+      const archId = lib.func('int bli_arch_query_id(void)') as unknown as () => number;
+      const archName = lib.func('const char *bli_arch_string(int)') as unknown as (id: number) => string;
+      arch = archName(archId());
+    } catch { /* a BLIS without these queries: trust its choice */ }
+    if (!blisKernelsFit(arch) && !genericToo) return { gemm: null, note: `${name} not used: it has only its generic kernels for this CPU` };
+    try {
       const setThreads = lib.func('void bli_thread_set_num_threads(int64_t)') as unknown as (n: number) => void;
       const sgemm = lib.func(SGEMM_SIGNATURE) as unknown as SgemmFn;
-      return { sgemm, setThreads, library: name, threads: 1 };
-    } catch { /* not installed, or without its CBLAS interface: OpenBLAS does every product */ }
+      return { gemm: { sgemm, setThreads, library: name, threads: 1 }, note: null };
+    } catch { /* without its CBLAS interface: OpenBLAS does every product */ }
   }
-  return null;
+  return { gemm: null, note: null };
 }
 
 export type BlasBackend = Backend & {
