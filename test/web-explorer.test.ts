@@ -58,7 +58,9 @@ test('inspectText scores a text as evaluation with batch 1 does, and as rlstm sc
   // the library's evaluation on the same ids, batch 1: the same total
   const ids = Int32Array.from(tokens, (w) => vocab.ids.get(w) ?? vocab.ids.get('<unk>')!);
   const evaluation = evaluate(jsBackend, model, ids, 1, 20);
-  assert.ok(relative(score.perplexity, evaluation.perplexity) < 1e-9, `${score.perplexity} vs ${evaluation.perplexity}`);
+  // within 1e-7, as rlstm score's test allows: evaluation's total comes from the softmax kernel (exponentials in
+  // float32 lanes), the entries from a float64 log-softmax of the same logits (1.4e-9 apart here with relaxed SIMD)
+  assert.ok(relative(score.perplexity, evaluation.perplexity) < 1e-7, `${score.perplexity} vs ${evaluation.perplexity}`);
   // and token by token: the prefix of k+2 tokens scores the first k+1 entries
   for (const k of [0, 5, 13, 20]) {
     const prefix = evaluate(jsBackend, model, ids.subarray(0, k + 2), 1, 20);

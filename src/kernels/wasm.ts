@@ -17,8 +17,8 @@ import {
  * Four builds (scripts/build-wasm.mjs): plain SIMD or relaxed SIMD (the GEMM's multiply-adds as
  * f32x4.relaxed_madd, fused on a CPU with FMA), each with its own memory (one thread) or on a shared memory
  * that a second thread's instance works on too (wasm-threads.ts). The relaxed build is chosen when the
- * engine validates a relaxed instruction (relaxedSimdAvailable): Chromium since 114 does; Node 20 only with
- * --experimental-wasm-relaxed-simd. Its products round differently from the plain build's (one rounding
+ * engine validates a relaxed instruction (relaxedSimdAvailable): Chromium since 114 does, and Node 20 once
+ * the kernels have set V8's flag for it (enableRelaxedSimdInNode). Its products round differently from the plain build's (one rounding
  * per multiply-add instead of two), so results differ in the last bits between engines that differ here;
  * within one process every call, on either thread, runs the same build.
  */
@@ -159,11 +159,39 @@ const RELAXED_PROBE = new Uint8Array([
   0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // code: f32x4.relaxed_madd (0xfd 261)
 ]);
 
-/** True when the engine has relaxed SIMD (Chromium; Node 20 with --experimental-wasm-relaxed-simd). RLSTM_RELAXED_SIMD=0 says no. */
+interface NodeProcess {
+  env?: Record<string, string | undefined>;
+  getBuiltinModule?: (id: string) => unknown;
+}
+
+/**
+ * Node 20's V8 has relaxed SIMD but validates it only with --experimental-wasm-relaxed-simd (Node 22 and
+ * later: on by default). The kernels set that flag for the process themselves, before they compile, so that
+ * the CLI, the library and their GEMM worker (V8's flags are process-wide) run the relaxed build alike,
+ * without anyone passing a flag to node. Reached through process.getBuiltinModule (Node ≥ 20.16), so that
+ * this file imports nothing of Node's and runs in a browser, where it does nothing. Other WebAssembly of
+ * the process then also finds relaxed SIMD, as it will by default on Node 22.
+ */
+function enableRelaxedSimdInNode(): void {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  try {
+    const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
+    v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch { /* not Node, or a V8 without the flag: the plain build runs */ }
+}
+
+/**
+ * True when the engine has relaxed SIMD: Chromium ≥ 114, Node ≥ 22, Node 20.16 and later once
+ * enableRelaxedSimdInNode has set V8's flag. RLSTM_RELAXED_SIMD=0 says no (and sets no flag).
+ */
 export function relaxedSimdAvailable(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const env = (globalThis as { process?: NodeProcess }).process?.env;
   if (env?.RLSTM_RELAXED_SIMD === '0') return false;
-  try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
+  try {
+    if (WebAssembly.validate(RELAXED_PROBE)) return true;
+    enableRelaxedSimdInNode();
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch { return false; }
 }
 
 /** The compiled build for one thread (shared = false) or for a shared memory, and which variant it is. */
