@@ -108,10 +108,11 @@ export interface BlasOptions {
   /** 1: the recurrent loop stays on this thread (the same bits as 2, the default; for tests). */
   recurrentThreads?: 1 | 2;
   /**
-   * true: use an installed BLIS even where it has only its generic kernels for the CPU (see blisKernelsFit):
-   * slower, the same contract; for the tests of the BLIS paths on any machine.
+   * 'auto' (default): an installed BLIS where it has kernels for the CPU (see blisKernelsFit), unless
+   * RLSTM_BLIS=0; 'off': never; 'generic-too': also where it has only its generic kernels (slower, the same
+   * contract; for the tests of the BLIS paths on any machine).
    */
-  genericBlis?: boolean;
+  blis?: 'auto' | 'off' | 'generic-too';
 }
 
 /**
@@ -129,14 +130,16 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
     throw new Error(`the koffi package did not load (${(err as Error).message.split('\n')[0]})`);
   }
   const split = recurrentSplit(options);
-  const skinny = switchedOn('RLSTM_BLIS') ? loadSkinnyGemm(koffi, options.genericBlis === true) : { gemm: null, note: null };
+  const blisWanted = options.blis === undefined || options.blis === 'auto' ? switchedOn('RLSTM_BLIS') : options.blis !== 'off';
+  const skinny = blisWanted ? loadSkinnyGemm(koffi, options.blis === 'generic-too') : { gemm: null, note: null };
   const blis = skinny.gemm;
   const skinnyOutsideLoop = options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT;
-  // With BLIS doing the recurrent products, OpenBLAS's idle threads must not spin through them: by default
-  // they spin 2^28 cycles (~0.1 s) after each product before sleeping, taking a core from BLIS's threads.
-  // 2^20 cycles (~0.3 ms) still covers the gaps between OpenBLAS's own products. (Read when OpenBLAS
-  // loads; a value set by the user wins. Small's training step: 70–78 ms against 81–82 with the default.)
-  if (blis !== null) process.env.OPENBLAS_THREAD_TIMEOUT ??= '20';
+  // With the recurrent loop on two threads of its own (BLIS's products, or one-thread OpenBLAS ones on each),
+  // OpenBLAS's idle threads must not spin through it: by default they spin 2^28 cycles (~0.1 s) after each
+  // product before sleeping, taking a core from the loop's threads. 2^20 cycles (~0.3 ms) still covers the
+  // gaps between OpenBLAS's own products. (Read when OpenBLAS loads; a value set by the user wins. Small's
+  // training step with BLIS: 70–78 ms against 81–82 with the default.)
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= '20';
   const tried: string[] = [];
   for (const name of CANDIDATES[process.platform] ?? CANDIDATES.linux) {
     try {
@@ -151,13 +154,38 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
         threads = (lib.func('int openblas_get_num_threads()') as unknown as () => number)();
       } catch { /* not OpenBLAS: as many threads as cores */ }
       if (blis !== null) { blis.threads = threads; blis.setThreads(threads); }
-      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, skinny.note === null ? name : `${name}; ${skinny.note}`, blis,
-        { split, skinnyOutsideLoop, threads: options.recurrentThreads ?? 2 });
+      // Without BLIS the recurrent loop still runs on two threads, each with one-thread OpenBLAS on its share
+      // (see openblasRecurrence); not in Accelerate, which has no thread-count call.
+      const recurrence = blis ?? openblasRecurrence(lib, sgemm, name, threads);
+      const library = [name, ...(skinny.note === null ? [] : [skinny.note])].join('; ');
+      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, library, recurrence,
+        { split, skinnyOutsideLoop: skinnyOutsideLoop && blis !== null, threads: options.recurrentThreads ?? 2 });
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   throw new Error(`no CBLAS library found (${tried.join('; ')})`);
+}
+
+/** Where the two-thread recurrent loop cuts a product's n output columns: near the middle, at a multiple of 64. */
+function columnCut(n: number): number {
+  return Math.round(n / 128) * 64;
+}
+
+/**
+ * OpenBLAS as the recurrent loop's library, where BLIS is not used: two threads, each running its share of the
+ * per-step products in one-thread OpenBLAS, beat OpenBLAS's own two threads on these 20-row products, which
+ * it hardly speeds up (Zen 5, 2 cores: 20×2600×650 in 874 µs on two threads, 947 on one, and half of its
+ * columns in 511 µs on one; 20×6000×1500 in 5,658 µs on two, half of it in 2,820 on one). Null where the
+ * library has no openblas_set_num_threads.
+ */
+function openblasRecurrence(lib: ReturnType<typeof import('koffi').load>, sgemm: SgemmFn, name: string, threads: number): SkinnyGemm | null {
+  try {
+    const setThreads = lib.func('void openblas_set_num_threads(int)') as unknown as (n: number) => void;
+    return { sgemm, setThreads, library: name, threads, rowsIndependent: false };
+  } catch {
+    return null;
+  }
 }
 
 /** The recurrent split asked for (BlasOptions.recurrentSplit); a UserError naming the variable if it is not one of the three. */
@@ -169,7 +197,15 @@ export function recurrentSplit(options: BlasOptions): 'rows' | 'columns' | 'auto
   return split;
 }
 
-interface SkinnyGemm { sgemm: SgemmFn; setThreads: (n: number) => void; library: string; threads: number }
+interface SkinnyGemm {
+  sgemm: SgemmFn; setThreads: (n: number) => void; library: string; threads: number;
+  /**
+   * Whether an element's bits are the same whatever the product's other rows and thread count (BLIS), so that
+   * the loop may split its products by rows and run on more threads alone. OpenBLAS's are not (its kernels for
+   * the last rows of a tile sum differently): its loop runs one-thread products, split by columns only.
+   */
+  rowsIndependent: boolean;
+}
 
 /** Backend.gemm's arguments passed to a CBLAS sgemm: row-major, transposes as CBLAS enums. */
 function callRowMajor(
@@ -214,7 +250,7 @@ function loadSkinnyGemm(koffi: typeof import('koffi'), genericToo: boolean): { g
     try {
       const setThreads = lib.func('void bli_thread_set_num_threads(int64_t)') as unknown as (n: number) => void;
       const sgemm = lib.func(SGEMM_SIGNATURE) as unknown as SgemmFn;
-      return { gemm: { sgemm, setThreads, library: name, threads: 1 }, note: null };
+      return { gemm: { sgemm, setThreads, library: name, threads: 1, rowsIndependent: true }, note: null };
     } catch { /* without its CBLAS interface: OpenBLAS does every product */ }
   }
   return { gemm: null, note: null };
@@ -246,7 +282,8 @@ function makeBlasBackend(
   return {
     name: 'blas',
     library: skinny === null ? library
-      : `${library}, ${skinny.library} for the recurrent loop${outside ? ` and products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB` : ''}`,
+      : skinny.library === library.split(';')[0] ? `${library}; the recurrent loop's products one-thread on each of two threads`
+        : `${library}, ${skinny.library} for the recurrent loop${outside ? ` and products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB` : ''}`,
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
       const gemm = M <= SKINNY_ROWS && (loop.running || (outside && K * N >= SKINNY_MIN_OPERAND)) ? skinnyGemm : sgemm;
@@ -321,7 +358,7 @@ function blisRecurrence(
 ): NonNullable<Backend['recurrentLoop']> {
   let weightCopy: Float32Array = new Float32Array(0);
   const sync = sharedInt32(3);
-  /** Runs body with this thread's products in BLIS, at `threads` threads; restores both after. */
+  /** Runs body with this thread's products in the loop's library, at `threads` threads; restores both after. */
   const inLoop = (threads: number, body: () => void): true => {
     skinny.setThreads(threads);
     loop.running = true;
@@ -333,8 +370,12 @@ function blisRecurrence(
     }
     return true;
   };
-  const oneThread = (job: RecurrentJob, run: (share: RecurrentShare) => void): true =>
-    inLoop(4 * job.H * job.H >= SKINNY_MIN_WEIGHT ? skinny.threads : 1, () => run(wholeLoop(job.B)));
+  const oneThread = (job: RecurrentJob, run: (share: RecurrentShare) => void): true => {
+    if (skinny.rowsIndependent) return inLoop(4 * job.H * job.H >= SKINNY_MIN_WEIGHT ? skinny.threads : 1, () => run(wholeLoop(job.B)));
+    // OpenBLAS: the very calls of the two threads' shares, one after the other (see RecurrentShare's cut)
+    const n = job.pass === 'forward' ? 4 * job.H : job.H;
+    return inLoop(1, () => run({ b0: 0, b1: job.B, columns: { n0: 0, n1: n, cut: columnCut(n), meet: () => {} } }));
+  };
   return (job, run) => {
     const { B, H } = job;
     const buffers = [job.gates, job.c, job.tanhC, job.states, job.c0, job.dh, job.dhNext, job.dcNext, job.dcAct];
@@ -349,11 +390,11 @@ function blisRecurrence(
       weightHh.set(job.weightHh);
     }
     const half = B >>> 1;
-    const byColumns = split === 'columns' || (split === 'auto' && 4 * H * H >= RECURRENT_COLUMNS_MIN);
+    const byColumns = !skinny.rowsIndependent || split === 'columns' || (split === 'auto' && 4 * H * H >= RECURRENT_COLUMNS_MIN);
     // the product's output columns, cut near the middle at a multiple of 64: BLAS computes a product in tiles
     // of columns (16 wide in BLIS's kernels here) and the last, partial tile differently, so a cut inside a
     // tile would change the bits of the columns around it
-    const n = job.pass === 'forward' ? 4 * H : H, cut = Math.round(n / 128) * 64;
+    const n = job.pass === 'forward' ? 4 * H : H, cut = columnCut(n);
     newMeetings(sync);
     return inLoop(1, () => { // one-thread BLIS on each thread, as on the helper
       helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, columns: byColumns ? { n0: cut, n1: n } : null,

@@ -13,15 +13,15 @@ import { recurrentBackwardLoop, recurrentForwardLoop, type RecurrentKernels } fr
 const { control, port } = workerData as { control: Int32Array; port: MessagePort };
 const wasm = loadWasmKernels();
 
-let recurrent: RecurrentKernels | null = null; // loaded on the first recurrent task
+const recurrent = new Map<string, RecurrentKernels>(); // by library, each loaded on its first recurrent task
 
 function perform(task: HelperTask): void {
   if (task.kind === 'recurrent') {
-    recurrent ??= recurrentKernels(task.library);
+    if (!recurrent.has(task.library)) recurrent.set(task.library, recurrentKernels(task.library));
     const loop = task.job.pass === 'forward' ? recurrentForwardLoop : recurrentBackwardLoop;
     const columns = task.columns === null ? null : { ...task.columns, meet: meeting(task.sync, 1) };
     try {
-      loop(recurrent, task.job, { b0: task.b0, b1: task.b1, columns });
+      loop(recurrent.get(task.library)!, task.job, { b0: task.b0, b1: task.b1, columns });
     } catch (err) {
       failMeetings(task.sync); // the caller's thread must not wait for this one at its next meeting
       throw err;

@@ -53,7 +53,17 @@ export interface RecurrentJob {
 export interface RecurrentShare {
   b0: number;
   b1: number;
-  columns: { n0: number; n1: number; meet: () => void } | null;
+  /**
+   * `cut` (one thread doing both shares' columns): the columns are computed as [n0, cut) and [cut, n1) would
+   * be by two threads, in the same calls, for a BLAS whose bits depend on how a product is cut (OpenBLAS).
+   */
+  columns: { n0: number; n1: number; cut?: number; meet: () => void } | null;
+}
+
+/** The column ranges a share's products are computed in: [n0, n1), or [n0, cut) and [cut, n1). */
+function segments(columns: { n0: number; n1: number; cut?: number }): [number, number][] {
+  const { n0, n1, cut } = columns;
+  return cut === undefined || cut <= n0 || cut >= n1 ? [[n0, n1]] : [[n0, cut], [cut, n1]];
 }
 
 /**
@@ -85,12 +95,14 @@ export function recurrentForwardLoop(k: RecurrentKernels, j: RecurrentJob, share
       k.gemm(false, true, m, H4, H, 1, j.states.subarray(r * H, (r + m) * H), H, j.weightHh, H, 1,
         j.gates.subarray(r * H4, (r + m) * H4), H4);
     } else { // columns [n0, n1) of every row: rows [n0, n1) of W_hh, in pieces (see FORWARD_PIECE_ROWS)
-      const { n0, n1 } = columns, pieces = Math.ceil((n1 - n0) / FORWARD_PIECE_ROWS);
-      for (let q = 0; q < pieces; q++) {
-        const p = t % 2 === 0 ? q : pieces - 1 - q; // even steps first to last, odd steps last to first
-        const p0 = n0 + p * FORWARD_PIECE_ROWS, p1 = Math.min(n1, p0 + FORWARD_PIECE_ROWS);
-        k.gemm(false, true, B, p1 - p0, H, 1, j.states.subarray(s * H, (s + B) * H), H, j.weightHh.subarray(p0 * H, p1 * H), H, 1,
-          j.gates.subarray(s * H4 + p0, (s + B) * H4), H4);
+      for (const [n0, n1] of segments(columns)) {
+        const pieces = Math.ceil((n1 - n0) / FORWARD_PIECE_ROWS);
+        for (let q = 0; q < pieces; q++) {
+          const p = t % 2 === 0 ? q : pieces - 1 - q; // even steps first to last, odd steps last to first
+          const p0 = n0 + p * FORWARD_PIECE_ROWS, p1 = Math.min(n1, p0 + FORWARD_PIECE_ROWS);
+          k.gemm(false, true, B, p1 - p0, H, 1, j.states.subarray(s * H, (s + B) * H), H, j.weightHh.subarray(p0 * H, p1 * H), H, 1,
+            j.gates.subarray(s * H4 + p0, (s + B) * H4), H4);
+        }
       }
       columns.meet(); // the other columns are in
     }
@@ -120,10 +132,11 @@ export function recurrentBackwardLoop(k: RecurrentKernels, j: RecurrentJob, shar
     if (columns === null) { // this share's rows
       k.gemm(false, false, m, H, H4, 1, dz, H4, j.weightHh, H, 0, dhNext, H);
     } else { // columns [n0, n1) of every row: columns [n0, n1) of W_hh
-      const { n0, n1 } = columns;
       columns.meet(); // every row of dz_t is in
-      k.gemm(false, false, B, n1 - n0, H4, 1, j.gates.subarray(s * H4, (s + B) * H4), H4, j.weightHh.subarray(n0), H, 0,
-        j.dhNext.subarray(n0), H);
+      for (const [n0, n1] of segments(columns)) {
+        k.gemm(false, false, B, n1 - n0, H4, 1, j.gates.subarray(s * H4, (s + B) * H4), H4, j.weightHh.subarray(n0), H, 0,
+          j.dhNext.subarray(n0), H);
+      }
       columns.meet(); // dh_{t-1} is whole: the next step may read its rows
     }
   }
