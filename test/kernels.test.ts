@@ -437,7 +437,7 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
 });
 
 test('two threads in lockstep: an error on one thread ends the loop with that error instead of a hang', {
-  skip: twoThreads && blisBlas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, BLIS, WebAssembly SIMD and two cores${noBlas}`,
+  skip: twoThreads && blisBlas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, WebAssembly SIMD and two cores${noBlas}`,
 }, () => {
   // in a child process: the failure leaves the process's helper thread marked as failed
   const src = new URL('../src/', import.meta.url).href;
