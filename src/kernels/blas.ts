@@ -201,8 +201,9 @@ interface SkinnyGemm {
   sgemm: SgemmFn; setThreads: (n: number) => void; library: string; threads: number;
   /**
    * Whether an element's bits are the same whatever the product's other rows and thread count (BLIS), so that
-   * the loop may split its products by rows and run on more threads alone. OpenBLAS's are not (its kernels for
-   * the last rows of a tile sum differently): its loop runs one-thread products, split by columns only.
+   * the loop may split its products by rows and run on more threads alone. OpenBLAS's are not: they change with
+   * how a product is cut, even by columns, and with its thread count. Its loop runs one-thread products cut by
+   * columns, at the same places on one thread as on two (RecurrentShare's columns.cut).
    */
   rowsIndependent: boolean;
 }
@@ -341,7 +342,8 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
 }
 
 /**
- * The recurrent loop of an LSTM layer with its products in BLIS: on two threads where it can (see below),
+ * The recurrent loop of an LSTM layer with its products in BLIS (or OpenBLAS, see openblasRecurrence and
+ * SkinnyGemm.rowsIndependent): on two threads where it can (see below),
  * else on this one. One thread: BLIS with as many threads as OpenBLAS has when W_hh is large (medium,
  * large), with one below that (small: 20×800×200 in 121 µs on one thread, 200 µs on two).
  *
