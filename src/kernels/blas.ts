@@ -283,7 +283,7 @@ function makeBlasBackend(
   return {
     name: 'blas',
     library: skinny === null ? library
-      : skinny.library === library.split(';')[0] ? `${library}; the recurrent loop's products one-thread on each of two threads`
+      : skinny.sgemm === sgemm ? `${library}; the recurrent loop's products one-thread on each of two threads`
         : `${library}, ${skinny.library} for the recurrent loop${outside ? ` and products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB` : ''}`,
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
