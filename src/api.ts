@@ -5,7 +5,8 @@ import {
 import { UserError } from './errors.js';
 import type { Backend } from './kernels/backend.js';
 import { selectBackend, type BackendChoice } from './kernels/select.js';
-import { CONFIGS, type TrainConfig } from './model/configs.js';
+import { CONFIGS, PRECISIONS, type TrainConfig } from './model/configs.js';
+import { bf16Refusal } from './kernels/mixed-precision.js';
 import { DROPOUT_PLACEMENTS } from './model/lm.js';
 import { encodePrompt, formatTokens, generateSamples, promptTokens } from './model/generate.js';
 import type { Model } from './model/params.js';
@@ -88,7 +89,9 @@ const BUNDLED_PTB = new URL('../../data/ptb', import.meta.url).pathname;
 export async function train(options: TrainOptions): Promise<LanguageModel> {
   const config = resolveConfig(options.config ?? {});
   const corpus = readCorpus(options.corpus, config);
-  const backend = selectBackend(checkBackend(options.backend ?? 'auto'), options.onMessage ?? (() => {}));
+  const backend = selectBackend(checkBackend(options.backend ?? 'auto'), options.onMessage ?? (() => {}), { hidden: config.hidden });
+  const refusal = config.precision === 'bf16' ? bf16Refusal(backend, 'config.precision "bf16"') : null;
+  if (refusal !== null) throw new UserError(refusal);
   const result = await trainModel({
     backend, corpus, corpusFingerprint: corpusFingerprint(corpus), config,
     savePath: options.checkpoint ?? null, logPath: null,
@@ -154,6 +157,7 @@ function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
   unitInterval('config.keepProb', c.keepProb);
   if (!DROPOUT_PLACEMENTS.includes(c.placement)) refuse('config.placement', c.placement, `one of ${DROPOUT_PLACEMENTS.join(', ')}`);
   if (c.level !== 'word' && c.level !== 'char') refuse('config.level', c.level, '"word" or "char"');
+  if (!PRECISIONS.includes(c.precision)) refuse('config.precision', c.precision, '"fp32" or "bf16"');
   if (c.maxSteps !== null) whole('config.maxSteps', c.maxSteps, 0);
   if (c.vocabSize !== null) whole('config.vocabSize', c.vocabSize, 2);
   if (c.timeBudgetMinutes !== null && !(Number.isFinite(c.timeBudgetMinutes) && c.timeBudgetMinutes > 0)) {

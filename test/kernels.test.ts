@@ -26,7 +26,10 @@ let noBlas = ''; // why the BLAS backend did not load (no OpenBLAS, or RLSTM_NAT
 try { blas = loadBlasBackend(); } catch (err) { blas = null; noBlas = ` (${(err as Error).message})`; }
 // the BLIS paths, tested also where BLIS has only its generic kernels for the CPU (and the default backend skips it)
 let blisBlas: ReturnType<typeof loadBlasBackend> | null = null;
-try { blisBlas = loadBlasBackend({ blis: 'generic-too' }); } catch { blisBlas = null; }
+try { blisBlas = loadBlasBackend({ blis: 'generic-too', dnnl: 'off' }); } catch { blisBlas = null; }
+// OpenBLAS (and BLIS where it fits the CPU) as they run without oneDNN
+let openblas: ReturnType<typeof loadBlasBackend> | null = null;
+try { openblas = loadBlasBackend({ dnnl: 'off' }); } catch { openblas = null; }
 
 test('GEMM: TypeScript and BLAS match the triple-loop definition for every transpose, stride and beta', () => {
   const rng = testRng(31);
@@ -253,7 +256,7 @@ for (const [name, gemm] of GEMMS) {
   });
 }
 
-const blis = blas !== null && /libblis\S* for /.test(blas.library);
+const blis = openblas !== null && /libblis\S* for /.test(openblas.library);
 
 test('an installed BLIS is used only where it has kernels for the CPU, not its generic C ones', () => {
   assert.equal(blisKernelsFit('generic'), false);
@@ -265,11 +268,12 @@ test('BLAS backend, products of few rows by a large operand (BLIS when installed
 }, () => {
   if (existsSync('/usr/lib/x86_64-linux-gnu/libblis.so.4') && process.env.RLSTM_BLIS !== '0') {
     // used, or said not to be where it knows no kernels for the CPU (BLIS 0.9 on Zen 5)
-    assert.ok(blis || /; libblis\.so\.4 not used: it has only its generic kernels for this CPU(;|$)/.test(blas!.library),
-      `BLIS is installed but the backend does not use it: ${blas!.library}`);
+    assert.ok(blis || /; libblis\.so\.4 not used: it has only its generic kernels for this CPU(;|$)/.test(openblas!.library),
+      `BLIS is installed but the backend without oneDNN does not use it: ${openblas!.library}`);
   }
   const rng = testRng(37);
-  for (const backend of blisBlas !== null && blisBlas.library !== blas!.library ? [blas!, blisBlas] : [blas!]) {
+  const backends = [blas!, openblas!, ...(blisBlas !== null && blisBlas.library !== openblas!.library ? [blisBlas] : [])];
+  for (const backend of [...new Set(backends.filter((b) => b !== null))]) {
     const gemm: Gemm = (...args) => backend.gemm(...args);
     for (const tA of [false, true]) {
       for (const tB of [false, true]) {
@@ -397,17 +401,18 @@ test('two threads: a dropout mask in shared memory has the one-thread draws, and
 const RECURRENT_LIBRARIES = [...(blisBlas?.library.includes('libblis') ? ['generic-too' as const] : []), 'off' as const];
 
 test('two threads: an LSTM layer\'s recurrent loop, its products split by rows or by columns, gives the one-thread bits, forward and backward, in BLIS and in OpenBLAS', {
-  skip: twoThreads && blas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, WebAssembly SIMD and two cores${noBlas}`,
+  skip: twoThreads && openblas?.recurrentLoop !== undefined ? false : `needs OpenBLAS, WebAssembly SIMD and two cores${noBlas}`,
 }, async () => {
   const helper = await readyHelper();
   const rng = testRng(41);
   // H = 522: 4H·H ≥ 2^20 floats, as in the medium and large models. H not a multiple of 8: the middles of the
   // products (2H, H/2) fall inside BLIS's 16-column tiles, where no cut may go; the forward's columns split
   // into pieces (FORWARD_PIECE_ROWS). H = 200: the small model, whose products outside the loop keep OpenBLAS.
-  // B odd: halves of 3 and 4 rows (and B·4H·H ≥ RECURRENT_HELPER_MIN at H = 200).
+  // B odd: halves of 3 and 4 rows (and B·4H·H ≥ RECURRENT_HELPER_MIN at H = 200). B = 40: more rows than BLIS takes outside the
+  // loop (SKINNY_ROWS), which inside it must still go to the loop's library on one thread as on two.
   // And medium's shape in OpenBLAS (H 650, B 20), whose bits for such a product depend on how it is cut: the one-thread
   // loop must make the two threads' calls.
-  for (const blis of RECURRENT_LIBRARIES) for (const [H, B] of [[522, 7], [200, 7], ...(blis === 'off' ? [[650, 20]] : [])]) {
+  for (const blis of RECURRENT_LIBRARIES) for (const [H, B] of [[522, 7], [200, 7], [200, 40], ...(blis === 'off' ? [[650, 20]] : [])]) {
     const T = 3, In = 6;
     const w = {
       weightIh: randomArray(4 * H * In, rng, 0.3), weightHh: randomArray(4 * H * H, rng, 0.05),
@@ -417,13 +422,14 @@ test('two threads: an LSTM layer\'s recurrent loop, its products split by rows o
     const x = randomArray(T * B * In, rng), dH = sharedFloat32(T * B * H), h0 = randomArray(B * H, rng, 0.5), c0 = randomArray(B * H, rng, 0.5);
     dH.set(randomArray(T * B * H, rng));
     const run = (backend: NonNullable<typeof blas>) => runLstmLayer(backend, { w, x, dH, h0, c0, T, B, In, H }, sharedFloat32);
-    let before = helper.tasksDone();
-    const oneThread = run(loadBlasBackend({ hidden: H, recurrentThreads: 1, blis }));
-    assert.equal(helper.tasksDone(), before, 'recurrentThreads 1 kept the loop on this thread');
-    assert.ok(oneThread.h.some((v) => v !== 0) && oneThread.dx.some((v) => v !== 0));
     for (const recurrentSplit of ['rows', 'columns'] as const) {
+      let before = helper.tasksDone();
+      // one thread makes the products that the two threads' shares make for this split, one after the other
+      const oneThread = run(loadBlasBackend({ hidden: H, recurrentThreads: 1, recurrentSplit, blis, dnnl: 'off' }));
+      assert.equal(helper.tasksDone(), before, 'recurrentThreads 1 kept the loop on this thread');
+      assert.ok(oneThread.h.some((v) => v !== 0) && oneThread.dx.some((v) => v !== 0));
       before = helper.tasksDone();
-      const backend = loadBlasBackend({ hidden: H, recurrentSplit, blis });
+      const backend = loadBlasBackend({ hidden: H, recurrentSplit, blis, dnnl: 'off' });
       assert.equal(backend.library.includes('libblis'), blis !== 'off', backend.library);
       const split = run(backend);
       const what = `${blis === 'off' ? 'OpenBLAS' : 'BLIS'}, H ${H}, ${recurrentSplit}`;
@@ -447,7 +453,7 @@ test('two threads in lockstep: an error on one thread ends the loop with that er
     const { createLstmActivations, lstmForward } = await import('${src}nn/lstm.js');
     const helper = elementwiseHelper();
     while (!helper.ready()) await new Promise((r) => setTimeout(r, 10));
-    const blas = loadBlasBackend({ recurrentSplit: 'columns', blis: 'generic-too' });
+    const blas = loadBlasBackend({ recurrentSplit: 'columns', blis: 'generic-too', dnnl: 'off' });
     const T = 4, B = 4, H = 512, f = (n) => new Float32Array(new SharedArrayBuffer(4 * n)).fill(0.01);
     const w = { weightIh: f(4 * H * 8), weightHh: f(4 * H * H), biasIh: f(4 * H), biasHh: f(4 * H),
       lnIhGain: null, lnHhGain: null, lnCellGain: null, lnCellBias: null };

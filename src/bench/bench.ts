@@ -2,7 +2,8 @@ import type { Backend } from '../kernels/backend.js';
 import { jsBackend } from '../kernels/js.js';
 import { loadWasmKernels } from '../kernels/wasm.js';
 import { batchify, fillWindow, windowCount, type Corpus } from '../data/corpus.js';
-import type { TrainConfig } from '../model/configs.js';
+import type { Precision, TrainConfig } from '../model/configs.js';
+import { mixedPrecision } from '../kernels/mixed-precision.js';
 import { carryState, createWorkspace, modelBackward, modelForward, resetState, type ForwardOptions } from '../model/lm.js';
 import { createModel, initializeParameters } from '../model/params.js';
 import { embeddingBackward, embeddingForward } from '../nn/embedding.js';
@@ -18,6 +19,7 @@ import { createRng } from '../util/rng.js';
 export interface BenchResult {
   config: string;
   backend: string;
+  precision: Precision; //             of the training steps' products, and of the roofline they are set against
   library: string; //                  the BLAS libraries in use (blas backend), or the js backend's GEMM
   steps: number;
   rounds: number; //                   training rounds, each set against the roofline measured right after it
@@ -44,6 +46,12 @@ export interface BenchResult {
    * after the rounds) as a fraction of the one-thread 128-bit multiply-add peak measured in the same process
    * (peakGflops in kernels/wasm.ts), and the gain of the backend's own GEMM (two threads where it has them) over it.
    */
+  /**
+   * The machine's limit for this configuration: the roofline of the fastest precision whose products the backend
+   * has (bf16 where the CPU has bf16 dot products, else float32), measured in the same rounds, and this run's
+   * training speed as a fraction of it.
+   */
+  machineBest: { precision: Precision; gemmGflops: number; rooflineTokensPerSecond: number; fraction: number };
   wasmGemm?: { variant: string; peakGflops: number; oneThreadGflops: number; oneThreadFractionOfPeak: number; backendOverOneThread: number };
 }
 
@@ -65,16 +73,27 @@ interface Shape { name: string; transA: boolean; transB: boolean; M: number; N: 
  * the GEMMs does not raise the peak memory it reports: each of A, B and C goes into the first buffer left
  * that holds it.
  */
-function timeGemm(backend: Backend, s: Shape, minSeconds: number, buffers: Float32Array[]): number {
+function timeGemm(backend: Backend, s: Shape, minSeconds: number, buffers: Float32Array[], precision: Precision = 'fp32'): number {
   const free = [...buffers];
   const take = (size: number): Float32Array => {
     const k = free.findIndex((b) => b.length >= size);
     return k < 0 ? new Float32Array(size) : free.splice(k, 1)[0].subarray(0, size);
   };
-  const A = take(s.M * s.K), B = take(s.K * s.N), C = take(s.M * s.N);
-  A.fill(0.01); B.fill(0.01);
+  /** bf16 operands in the memory of a float32 buffer of half their length */
+  const takeBf16 = (size: number): Uint16Array => {
+    const f = take(Math.ceil(size / 2));
+    return new Uint16Array(f.buffer, f.byteOffset, size).fill(0x3c24); // 0.01 in bf16
+  };
   const lda = s.transA ? s.M : s.K, ldb = s.transB ? s.K : s.N;
-  const call = (): void => backend.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, lda, B, ldb, 0, C, s.N);
+  let call: () => void;
+  if (precision === 'bf16') {
+    const A = takeBf16(s.M * s.K), B = takeBf16(s.K * s.N), C = take(s.M * s.N);
+    call = () => backend.gemmBf16!(s.transA, s.transB, s.M, s.N, s.K, 1, A, lda, B, ldb, 0, C, s.N);
+  } else {
+    const A = take(s.M * s.K), B = take(s.K * s.N), C = take(s.M * s.N);
+    A.fill(0.01); B.fill(0.01);
+    call = () => backend.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, lda, B, ldb, 0, C, s.N);
+  }
   call(); call();
   let best = Infinity;
   for (let round = 0; round < 3; round++) {
@@ -122,8 +141,11 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   const ws = createWorkspace(model, T, B, config.placement, backend);
   const data = batchify(corpus.train, B);
   const windows = windowCount(data, T);
+  // bf16: the steps' products through the mixed-precision wrapper, as the trainer runs them
+  const mixed = config.precision === 'bf16' ? mixedPrecision(backend, model.params) : null;
+  const stepBackend = mixed ?? backend;
   const timers = { gemm: 0, lstmElementwise: 0, softmaxCrossEntropy: 0 };
-  const timed = timedBackend(backend, timers);
+  const timed = timedBackend(stepBackend, timers);
   const options: ForwardOptions = { train: true, placement: config.placement, keepProb: config.keepProb, rng };
   let optimizerMs = 0;
   const step = (k: number, b: Backend): number => {
@@ -135,6 +157,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     modelBackward(b, model, ws, len, options);
     t = performance.now();
     sgdStep(model, 1, config.weightDecay, clipScale(modelGradientNorm(model, b), config.clip), b);
+    mixed?.refreshWeightCopies();
     optimizerMs += performance.now() - t;
     carryState(ws, len, H);
     return len * B;
@@ -159,11 +182,11 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   const scratch = [ws.logits, model.params, model.grads.subarray(model.tensors[0].size), ws.lstm[0].gates];
   const shapeSeconds = new Map<Shape, number[]>();
   /** GFLOP/s over a step's worth of these shapes, each timed for about `seconds`. */
-  const weighted = (shapes: Shape[], seconds: number): number => {
+  const weighted = (shapes: Shape[], seconds: number, precision: Precision = config.precision): number => {
     let totalFlops = 0, totalSeconds = 0;
     for (const s of shapes) {
-      const perCall = timeGemm(backend, s, seconds, scratch);
-      shapeSeconds.set(s, [...(shapeSeconds.get(s) ?? []), perCall]);
+      const perCall = timeGemm(backend, s, seconds, scratch, precision);
+      if (precision === config.precision) shapeSeconds.set(s, [...(shapeSeconds.get(s) ?? []), perCall]);
       totalFlops += 2 * s.M * s.N * s.K * s.count; totalSeconds += perCall * s.count;
     }
     return totalFlops / totalSeconds / 1e9;
@@ -174,7 +197,10 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   //    the roofline measured next to them. rooflineFraction = Σ (round tokens ÷ round roofline) ÷ Σ round
   //    seconds: the time the roofline would need for the tokens trained, over the time they took.
   resetState(ws);
-  for (let k = 0; k < 2; k++) step(k, backend); // warm-up (compilation, first-touch of buffers)
+  for (let k = 0; k < 2; k++) step(k, stepBackend); // warm-up (compilation, first-touch of buffers)
+  // the other precision's batched products too, where the backend has them: the machine's limit is the faster
+  const otherPrecision: Precision | null = config.precision === 'bf16' ? 'fp32' : backend.gemmBf16 !== undefined ? 'bf16' : null;
+  let otherRooflineSeconds = 0, otherGemmGflops = 0;
   const rounds = Math.min(BENCH_ROUNDS, steps);
   const recurrentFlops = L * 16 * H * H; // per token: h·W_hhᵀ forward and dz·W_hh backward, 2·4H·H each
   let tokens = 0, trainSeconds = 0, rooflineSeconds = 0, gemmOnlySeconds = 0, stepsDone = 0;
@@ -183,16 +209,22 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
     const roundSteps = Math.round(((round + 1) * steps) / rounds) - stepsDone;
     let roundTokens = 0;
     const start = performance.now();
-    for (let k = 0; k < roundSteps; k++) roundTokens += step(2 + stepsDone + k, backend);
+    for (let k = 0; k < roundSteps; k++) roundTokens += step(2 + stepsDone + k, stepBackend);
     const seconds = (performance.now() - start) / 1000;
     stepsDone += roundSteps;
     const gemmGflops = weighted(batched, 0.6 / rounds);
+    if (otherPrecision !== null) {
+      const other = weighted(batched, 0.6 / rounds, otherPrecision);
+      otherGemmGflops += other / rounds;
+      otherRooflineSeconds += (roundTokens * flops) / (other * 1e9);
+    }
     const recurrentGemmGflops = weighted(recurrent, 0.6 / rounds);
     tokens += roundTokens; trainSeconds += seconds;
     rooflineSeconds += (roundTokens * flops) / (gemmGflops * 1e9);
     gemmOnlySeconds += roundTokens * ((flops - recurrentFlops) / (gemmGflops * 1e9) + recurrentFlops / (recurrentGemmGflops * 1e9));
     roundFigures.push({ tokens: roundTokens, seconds, gemmGflops, recurrentGemmGflops });
     initializeParameters(model, config.init, createRng(config.seed + round + 1)); // the GEMMs wrote over them
+    mixed?.refreshWeightCopies();
     resetState(ws);
   }
   const mean = (key: 'gemmGflops' | 'recurrentGemmGflops'): number => roundFigures.reduce((sum, r) => sum + r[key], 0) / rounds;
@@ -220,6 +252,7 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   // 2. The same number of steps with the breakdown timers
   timers.gemm = 0; timers.lstmElementwise = 0; timers.softmaxCrossEntropy = 0; optimizerMs = 0;
   let start = performance.now();
+  mixed?.refreshWeightCopies();
   for (let k = 0; k < steps; k++) step(2 + steps + k, timed);
   const timedMs = performance.now() - start;
 
@@ -249,9 +282,14 @@ export function runBench(backend: Backend, corpus: Corpus, config: TrainConfig, 
   const rooflineFraction = rooflineSeconds / trainSeconds;
   const rooflineTokensPerSecond = tokensPerSecond / rooflineFraction; // the rounds' rooflines, weighted by their tokens
   const fraction = (ms: number): number => ms / timedMs;
+  // the machine's limit: the faster of the two precisions' rooflines (the shorter time for the same tokens)
+  const otherFaster = otherPrecision !== null && otherRooflineSeconds < rooflineSeconds;
+  const machineBest = otherFaster
+    ? { precision: otherPrecision!, gemmGflops: otherGemmGflops, rooflineTokensPerSecond: tokens / otherRooflineSeconds, fraction: otherRooflineSeconds / trainSeconds }
+    : { precision: config.precision, gemmGflops, rooflineTokensPerSecond, fraction: rooflineFraction };
   const known = timers.gemm + timers.lstmElementwise + timers.softmaxCrossEntropy + embeddingMs + optimizerMs;
   return {
-    config: config.name, backend: backend.name, library: (backend as { library?: string }).library ?? 'TypeScript + WebAssembly', steps, flopsPerToken: flops, gemmGflops, recurrentGemmGflops,
+    config: config.name, backend: backend.name, precision: config.precision, machineBest, library: (backend as { library?: string }).library ?? 'TypeScript + WebAssembly', steps, flopsPerToken: flops, gemmGflops, recurrentGemmGflops,
     rooflineTokensPerSecond, tokensPerSecond, rooflineFraction, rounds, roundFigures,
     gemmOnlyFraction: rooflineSeconds / gemmOnlySeconds,
     evalTokensPerSecond: evalTokens / evalSeconds,

@@ -7,7 +7,7 @@ import {
 } from '../experiments/ablation.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
 import { keepSweepSvg, placementCurvesSvg } from '../viz/ablation.js';
-import { parseFlag } from './options.js';
+import { parseFlag, parsePrecision } from './options.js';
 import { DEFAULT_DATA, trainCommand } from './train.js';
 
 /**
@@ -26,6 +26,7 @@ export interface AblateFlags {
   trainTokens?: string;
   data?: string;
   backend: string;
+  precision?: string;
 }
 
 /** What the runs share; stored in the runs folder so that a continuation cannot mix settings. */
@@ -38,6 +39,7 @@ interface AblationSettings {
   trainTokens: number; // the training split is cut after the line that reaches this many tokens
   minutesPerRun: number | null;
   seed: number;
+  precision?: 'bf16';
 }
 
 /** The first lines of `text` that hold at least `tokens` tokens (words and one <eos> per line). */
@@ -96,6 +98,8 @@ export async function ablateCommand(flags: AblateFlags): Promise<void> {
     trainTokens: flags.trainTokens !== undefined ? parseFlag('--train-tokens', flags.trainTokens) : 200_000,
     minutesPerRun: flags.budgetMinutes !== undefined ? parseFlag('--budget-minutes', flags.budgetMinutes) / runs.length : null,
     seed: 1,
+    // bf16 only when asked: a runs folder of float32 runs made before this flag existed continues as it is
+    ...(flags.precision !== undefined && parsePrecision(flags.precision) === 'bf16' ? { precision: 'bf16' as const } : {}),
   };
   const splits = findSplitFiles(resolve(flags.data ?? DEFAULT_DATA));
   mkdirSync(out, { recursive: true });
@@ -139,7 +143,7 @@ export async function ablateCommand(flags: AblateFlags): Promise<void> {
         ...session, config: 'small', train: trainPath, valid: splits.valid, test: splits.test,
         hidden: String(settings.hidden), layers: String(settings.layers), epochs: String(settings.epochs),
         maxEpoch: String(settings.maxEpoch), decay: String(settings.decay), seed: String(settings.seed),
-        dropoutPlacement: run.placement, keepProb: String(run.keepProb), testBatchSize: '20',
+        dropoutPlacement: run.placement, keepProb: String(run.keepProb), testBatchSize: '20', precision: settings.precision,
       }, { resumeCommand: 'rlstm ablate (the same flags)' });
       if (stopped === 'interrupted') return; // by a signal: the run saved its checkpoint and said how to go on
     }

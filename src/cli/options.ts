@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { CONFIGS, type TrainConfig } from '../model/configs.js';
+import { CONFIGS, PRECISIONS, type Precision, type TrainConfig } from '../model/configs.js';
 import { DROPOUT_PLACEMENTS, type DropoutPlacement } from '../model/lm.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../kernels/select.js';
 
@@ -113,7 +113,15 @@ export interface TrainFlags {
   layerNorm?: boolean; weightDecay?: string; patience?: string; init?: string; lr?: string; decay?: string;
   maxEpoch?: string; epochs?: string; clip?: string; bptt?: string; batchSize?: string; seed?: string;
   maxSteps?: string; testBatchSize?: string; testBptt?: string; timeBudget?: string;
-  level?: string; vocabSize?: string;
+  level?: string; vocabSize?: string; precision?: string;
+}
+
+/** --precision's value, or a UserError naming the choices. */
+export function parsePrecision(value: string): Precision {
+  if (!(PRECISIONS as readonly string[]).includes(value)) {
+    throw new UserError(`--precision ${value}: unknown precision; use fp32 or bf16`);
+  }
+  return value as Precision;
 }
 
 /** The flags `train --resume` accepts; every other hyperparameter comes from the checkpoint. */
@@ -158,6 +166,7 @@ export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
   if (flags.testBptt !== undefined) c.testBptt = parseFlag('--test-bptt', flags.testBptt);
   if (flags.timeBudget !== undefined) c.timeBudgetMinutes = parseFlag('--time-budget', flags.timeBudget);
   if (flags.vocabSize !== undefined) c.vocabSize = parseFlag('--vocab-size', flags.vocabSize);
+  if (flags.precision !== undefined) c.precision = parsePrecision(flags.precision);
   if (flags.level !== undefined) {
     if (flags.level !== 'word' && flags.level !== 'char') throw new UserError(`--level ${flags.level}: unknown level; use word or char`);
     c.level = flags.level;

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadResumePoint } from '../train/load.js';
 import type { TrainingState } from '../train/trainer.js';
 import { learningCurvesSvg } from '../viz/curves.js';
-import { parseFlag } from './options.js';
+import { parseFlag, parsePrecision } from './options.js';
 import { trainCommand } from './train.js';
 
 /**
@@ -26,10 +26,14 @@ export interface ReproduceFlags {
   maxSteps?: string;
   timeBudget?: string;
   checkpointEvery?: string;
+  precision?: string;
 }
 
-/** Hyperparameters that define a run (session-level stop conditions excluded). */
-const SESSION_FIELDS = new Set(['maxSteps', 'timeBudgetMinutes']);
+/**
+ * Fields that may differ from the paper's configuration in a reproduction: the session-level stop conditions,
+ * and the products' precision (bf16 mixed precision trains the same model with the same hyperparameters).
+ */
+const SESSION_FIELDS = new Set(['maxSteps', 'timeBudgetMinutes', 'precision']);
 
 function sameHyperparameters(a: TrainConfig, b: TrainConfig): string | null {
   for (const key of Object.keys(b) as (keyof TrainConfig)[]) {
@@ -51,6 +55,7 @@ function gitCommit(): string | null {
 
 export interface ReproduceSummary {
   config: TrainConfig;
+  precision: TrainConfig['precision']; // of the training steps' products (evaluation is float32)
   epochsCompleted: number;
   epochsPlanned: number;
   complete: boolean;
@@ -73,6 +78,7 @@ export function summarize(state: TrainingState, config: TrainConfig, backend: st
   const tokens = state.epochs.reduce((s, m) => s + m.tokensPerSecond * m.seconds, 0);
   return {
     config,
+    precision: config.precision ?? 'fp32',
     epochsCompleted: state.epochs.length,
     epochsPlanned: config.epochs,
     complete: state.finished,
@@ -110,13 +116,19 @@ export async function reproduceCommand(name: string, flags: ReproduceFlags): Pro
   if (flags.maxSteps !== undefined) parseFlag('--max-steps', flags.maxSteps);
   if (flags.timeBudget !== undefined) parseFlag('--time-budget', flags.timeBudget);
   if (flags.checkpointEvery !== undefined) parseFlag('--checkpoint-every', flags.checkpointEvery);
+  const precision = flags.precision === undefined ? undefined : parsePrecision(flags.precision);
   const out = flags.out ?? join('results', name);
   const checkpoint = flags.checkpoint ?? join('runs', `reproduce-${name}.safetensors`);
   if (flags.resume) {
     if (!existsSync(checkpoint)) {
       throw new UserError(`--resume: no run to resume at ${checkpoint}; start one without --resume, or pass --checkpoint`);
     }
-    const differs = sameHyperparameters(loadResumePoint(checkpoint).config, CONFIGS[name]);
+    const saved = loadResumePoint(checkpoint).config;
+    if (precision !== undefined && precision !== saved.precision) {
+      throw new UserError(`--precision ${precision}: the run in ${checkpoint} trains in ${saved.precision}; a run keeps its precision `
+        + `(drop --precision to continue it, or start another run with another --checkpoint)`);
+    }
+    const differs = sameHyperparameters(saved, CONFIGS[name]);
     if (differs !== null) {
       throw new UserError(`--checkpoint ${checkpoint}: its ${differs} differs from the paper's ${name} configuration; `
         + 'reproduce resumes only runs of the exact configuration (use rlstm train --resume for others)');
@@ -132,7 +144,7 @@ export async function reproduceCommand(name: string, flags: ReproduceFlags): Pro
     backend: flags.backend, log: join(out, 'log.json'), maxSteps: flags.maxSteps, timeBudget: flags.timeBudget,
     checkpointEvery: flags.checkpointEvery ?? '10',
   };
-  const trainFlags = flags.resume ? { ...session, resume: checkpoint } : { ...session, config: name, save: checkpoint };
+  const trainFlags = flags.resume ? { ...session, resume: checkpoint } : { ...session, config: name, save: checkpoint, precision };
   await trainCommand(trainFlags, {
     resumeCommand: `rlstm reproduce ${name} --resume --checkpoint ${checkpoint} --out ${out}`,
     onProgressSaved: async (state, config, backend) => {

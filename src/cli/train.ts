@@ -6,6 +6,7 @@ import { checkBatchSize, corpusFingerprint, loadCorpusFrom, type CorpusSource } 
 import { UserError } from '../errors.js';
 import type { TrainConfig } from '../model/configs.js';
 import { selectBackend } from '../kernels/select.js';
+import { bf16Refusal } from '../kernels/mixed-precision.js';
 import { loadResumePoint } from '../train/load.js';
 import { checkMemory, estimateTrainingBytes, type MemoryEstimate } from '../train/memory.js';
 import { trainModel, type ResumePoint, type StopReason, type TrainingState } from '../train/trainer.js';
@@ -145,6 +146,8 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   // The backend last, once every input has been checked: on a machine without BLAS a mistake still prints
   // one line, not the fallback's note and then the error.
   const backend = selectBackend(backendChoice, (line) => console.error(line), { hidden: config.hidden });
+  const refusal = config.precision === 'bf16' ? bf16Refusal(backend) : null;
+  if (refusal !== null) throw new UserError(refusal);
   if (resumeBackend !== null && resumeBackend !== backend.name) {
     console.error(`note: this run was trained with the ${resumeBackend} backend and continues with ${backend.name}; `
       + 'the result will not be bit-identical to an uninterrupted run');
@@ -156,7 +159,8 @@ export async function trainCommand(flags: TrainCommandFlags, hooks: TrainHooks =
   }
 
   const what = `config ${config.name} (${config.layers}×${config.hidden}, keep ${config.keepProb}, placement ${config.placement}`
-    + `${config.layerNorm ? ', layer norm' : ''}${config.level === 'char' ? ', characters' : ''})`;
+    + `${config.layerNorm ? ', layer norm' : ''}${config.level === 'char' ? ', characters' : ''}`
+    + `${config.precision === 'bf16' ? ', bf16 mixed precision' : ''})`;
   const library = (backend as { library?: string }).library;
   console.log(`rlstm train: ${what}, backend ${backend.name}${library ? ` (${library})` : ''}, vocabulary ${corpus.vocab.words.length}, `
     + `${corpus.train.length} training tokens${resume ? `, resuming at step ${resume.state.step}` : ''}`);

@@ -21,6 +21,17 @@ export interface Backend {
     alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
     beta: number, C: Float32Array, ldc: number,
   ): void;
+  /**
+   * The same product with bf16 operands (the bits of each element in a Uint16Array, laid out as gemm's) and
+   * float32 accumulation into a float32 C: what bf16 mixed precision runs every product on (mixed-precision.ts).
+   * Absent where the backend cannot run it faster than float32; bf16Unavailable then says why, in words.
+   */
+  gemmBf16?(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Uint16Array, lda: number, B: Uint16Array, ldb: number,
+    beta: number, C: Float32Array, ldc: number,
+  ): void;
+  readonly bf16Unavailable?: string;
   /** y[0..n) += alpha · x[0..n)   (the SGD update) */
   axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
   /** acc[c] += Σ_n x[n·C + c] for x (N,C): the gradient of a bias added to every row */

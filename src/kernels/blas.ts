@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import type { Backend } from './backend.js';
 import { UserError } from '../errors.js';
 import { add, axpy, dot, fillDropoutMaskPerStep, lstmGatesBackward, lstmGatesForward, multiply, softmaxCrossEntropy } from './pointwise.js';
@@ -7,6 +8,8 @@ import { advancedState } from '../util/rng.js';
 import { switchedOn } from './env.js';
 import { allShared, elementwiseHelper, failMeetings, meeting, MeetingFailed, newMeetings, sharedFloat32, sharedInt32, type Helper } from './helper.js';
 import { loadWasmKernels, softmaxRowsPerChunk, type WasmKernels } from './wasm.js';
+import { bf16ToFloat32 } from './bf16.js';
+import { operandLength } from './mixed-precision.js';
 import { wholeLoop, type RecurrentJob, type RecurrentKernels, type RecurrentShare } from './recurrent.js';
 
 // CBLAS enums (cblas.h)
@@ -68,7 +71,7 @@ const SKINNY_CANDIDATES: Record<string, string[]> = { linux: ['libblis.so.4', 'l
 
 /**
  * From this size of W_hh (floats) on, the recurrent products of the two-thread loop are split by columns
- * rather than rows (see blisRecurrence): where W_hh (4H·H floats) does not fit in the cache, reading
+ * rather than rows (see twoThreadRecurrence): where W_hh (4H·H floats) does not fit in the cache, reading
  * it once per step instead of once per thread per step matters more than the two meetings a step costs.
  */
 const RECURRENT_COLUMNS_MIN = 4 << 20; // 16 MB
@@ -100,9 +103,11 @@ export interface BlasOptions {
    */
   hidden?: number;
   /**
-   * How the two-thread recurrent loop splits its products (see blisRecurrence): by rows, by columns,
+   * How the two-thread recurrent loop splits its products (see twoThreadRecurrence): by rows, by columns,
    * or 'auto' (columns where W_hh has at least RECURRENT_COLUMNS_MIN floats). Default: the environment's
-   * RLSTM_RECURRENT_SPLIT, else 'auto'. The results are the same bits every way; only the speed differs.
+   * RLSTM_RECURRENT_SPLIT, else 'auto'. The split can change the bits (a library's result for an element may
+   * depend on the product's shape: BLIS picks its method by size); the thread count never does (one thread
+   * makes the very products the two threads' shares make, see twoThreadRecurrence).
    */
   recurrentSplit?: 'rows' | 'columns' | 'auto';
   /** 1: the recurrent loop stays on this thread (the same bits as 2, the default; for tests). */
@@ -113,6 +118,19 @@ export interface BlasOptions {
    * contract; for the tests of the BLIS paths on any machine).
    */
   blis?: 'auto' | 'off' | 'generic-too';
+  /**
+   * 'auto' (default): oneDNN where it is installed (Debian: libdnnl2), unless RLSTM_DNNL=0; 'off': never (the
+   * OpenBLAS and BLIS paths, e.g. for their tests).
+   */
+  dnnl?: 'auto' | 'off';
+  /**
+   * 'native' (default): bf16 products where oneDNN has bf16 dot products for this CPU, else none (Backend.
+   * bf16Unavailable says why). 'emulate': bf16 products everywhere, as float32 products of the operands rounded to
+   * bf16 (the same numbers up to the order of the sums; slower than float32): bf16's numerics on any CPU, for the
+   * tests and for checking a run's quality where the CPU has no bf16. Default: RLSTM_BF16_EMULATE=1 in the
+   * environment means 'emulate'.
+   */
+  bf16?: 'native' | 'emulate';
 }
 
 /**
@@ -130,7 +148,10 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
     throw new Error(`the koffi package did not load (${(err as Error).message.split('\n')[0]})`);
   }
   const split = recurrentSplit(options);
-  const blisWanted = options.blis === undefined || options.blis === 'auto' ? switchedOn('RLSTM_BLIS') : options.blis !== 'off';
+  const dnnl = options.dnnl !== 'off' && switchedOn('RLSTM_DNNL') ? loadDnnl(koffi) : null;
+  const emulateBf16 = (options.bf16 ?? (process.env.RLSTM_BF16_EMULATE === '1' ? 'emulate' : 'native')) === 'emulate';
+  // BLIS serves the 20-row products, which oneDNN runs at full speed itself
+  const blisWanted = dnnl === null && (options.blis === undefined || options.blis === 'auto' ? switchedOn('RLSTM_BLIS') : options.blis !== 'off');
   const skinny = blisWanted ? loadSkinnyGemm(koffi, options.blis === 'generic-too') : { gemm: null, note: null };
   const blis = skinny.gemm;
   const skinnyOutsideLoop = options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT;
@@ -153,17 +174,23 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
       try {
         threads = (lib.func('int openblas_get_num_threads()') as unknown as () => number)();
       } catch { /* not OpenBLAS: as many threads as cores */ }
+      const vectors = { sgemv, saxpy, sdot };
+      if (dnnl !== null) return makeBlasBackend(dnnlProducts(dnnl, emulateBf16), vectors, `${dnnl.name} (${dnnl.isaName}) for every product, ${name} for vector operations`, null,
+        { split, skinnyOutsideLoop: false, threads: options.recurrentThreads ?? 2 });
       if (blis !== null) { blis.threads = threads; blis.setThreads(threads); }
       // Without BLIS the recurrent loop still runs on two threads, each with one-thread OpenBLAS on its share
       // (see openblasRecurrence); not in Accelerate, which has no thread-count call.
       const recurrence = blis ?? openblasRecurrence(lib, sgemm, name, threads);
       const library = [name, ...(skinny.note === null ? [] : [skinny.note])].join('; ');
-      return makeBlasBackend(sgemm, sgemv, saxpy, sdot, library, recurrence,
+      return makeBlasBackend(cblasProducts(sgemm, emulateBf16), vectors, library, recurrence,
         { split, skinnyOutsideLoop: skinnyOutsideLoop && blis !== null, threads: options.recurrentThreads ?? 2 });
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
+  // oneDNN alone: its products, and the vector operations in TypeScript
+  if (dnnl !== null) return makeBlasBackend(dnnlProducts(dnnl, emulateBf16), null, `${dnnl.name} (${dnnl.isaName}) for every product`, null,
+    { split, skinnyOutsideLoop: false, threads: options.recurrentThreads ?? 2 });
   throw new Error(`no CBLAS library found (${tried.join('; ')})`);
 }
 
@@ -206,6 +233,150 @@ interface SkinnyGemm {
    * columns, at the same places on one thread as on two (RecurrentShare's columns.cut).
    */
   rowsIndependent: boolean;
+}
+
+/** C = alpha · op(A) · op(B) + beta · C in float32, row-major, as Backend.gemm takes it. */
+type RowMajorGemm = Backend['gemm'];
+/** The same with bf16 operands (their bits in a Uint16Array) and float32 accumulation and C (Backend.gemmBf16). */
+type Bf16Gemm = NonNullable<Backend['gemmBf16']>;
+
+/**
+ * How a backend computes its matrix products: every float32 product in one library (BLIS's recurrent loop
+ * aside, see SKINNY_ROWS), and the bf16 products where the library has them for this CPU.
+ */
+interface Products {
+  gemm: RowMajorGemm;
+  gemmBf16: Bf16Gemm | null;
+  /** Why there are no bf16 products, in words (for the refusal of --precision bf16). */
+  bf16Unavailable: string | null;
+}
+
+/** A CBLAS sgemm as a RowMajorGemm. */
+function rowMajor(sgemm: SgemmFn): RowMajorGemm {
+  return (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) =>
+    callRowMajor(sgemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/** OpenBLAS's (or Accelerate's) products: float32, and bf16 only emulated. */
+function cblasProducts(sgemm: SgemmFn, emulateBf16: boolean): Products {
+  const gemm = rowMajor(sgemm);
+  return emulateBf16 ? { gemm, gemmBf16: emulatedBf16Gemm(gemm), bf16Unavailable: null }
+    : { gemm, gemmBf16: null, bf16Unavailable: 'bf16 products need oneDNN (Debian: sudo apt-get install libdnnl2), and a CPU with bf16 dot products (AVX512_BF16)' };
+}
+
+/**
+ * bf16 products computed as float32 products of the operands widened back from bf16: the product of two bf16
+ * numbers is exact in float32, so these are bf16 products with float32 accumulation, as oneDNN's, up to the
+ * order of the sums. Slower than float32 (two conversions more per product): for bf16's numerics on any CPU.
+ */
+function emulatedBf16Gemm(gemm: RowMajorGemm): Bf16Gemm {
+  let a32 = new Float32Array(0), b32 = new Float32Array(0);
+  return (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) => {
+    const aLength = operandLength(transA ? K : M, transA ? M : K, lda), bLength = operandLength(transB ? N : K, transB ? K : N, ldb);
+    if (a32.length < aLength) a32 = new Float32Array(aLength);
+    if (b32.length < bLength) b32 = new Float32Array(bLength);
+    bf16ToFloat32(A, a32, aLength);
+    bf16ToFloat32(B, b32, bLength);
+    gemm(transA, transB, M, N, K, alpha, a32, lda, b32, ldb, beta, C, ldc);
+  };
+}
+
+/** Where we look for oneDNN (Debian: libdnnl2). */
+const DNNL_CANDIDATES: Record<string, string[]> = { linux: ['libdnnl.so.2', 'libdnnl.so'] };
+
+/** dnnl_status_t's names (dnnl_types.h), for the errors. */
+const DNNL_STATUS = ['success', 'out of memory', 'invalid arguments', 'unimplemented', 'iterator ends', 'runtime error', 'not required'];
+
+/** The bit of dnnl_cpu_isa_t that the ISAs with bf16 dot products (avx512_core_bf16, avx512_core_amx) carry. */
+const DNNL_ISA_BF16_BIT = 0x80;
+const DNNL_ISA_NAMES: Record<number, string> = {
+  0x1: 'SSE4.1', 0x3: 'AVX', 0x7: 'AVX2', 0x27: 'AVX-512', 0x67: 'AVX-512 VNNI', 0xe7: 'AVX-512 BF16', 0x3e7: 'AMX', 0x407: 'AVX2 VNNI',
+};
+
+type DnnlSgemmFn = (transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
+  B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number) => number;
+type DnnlBf16Fn = (transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: Uint16Array, lda: number,
+  B: Uint16Array, ldb: number, beta: number, C: Float32Array, ldc: number) => number;
+
+interface Dnnl { name: string; isaName: string; sgemm: DnnlSgemmFn; gemmBf16: DnnlBf16Fn | null; bf16Unavailable: string | null }
+
+const CHAR_N = 'N'.charCodeAt(0), CHAR_T = 'T'.charCodeAt(0);
+
+/**
+ * oneDNN's BLAS-like products (dnnl_sgemm, dnnl_gemm_bf16bf16f32: row-major, transposes as 'N'/'T', a status
+ * returned), or null where it is not installed. Its bf16 products are used only where its effective ISA has bf16
+ * dot products: elsewhere it computes them with float32 instructions, slower than its float32 products.
+ */
+function loadDnnl(koffi: typeof import('koffi')): Dnnl | null {
+  for (const name of DNNL_CANDIDATES[process.platform] ?? []) {
+    let lib: ReturnType<typeof koffi.load>;
+    try {
+      lib = koffi.load(name);
+    } catch { continue; }
+    try {
+      const sgemm = lib.func('int dnnl_sgemm(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, '
+        + 'const float *, int64_t, float, _Inout_ float *, int64_t)') as unknown as DnnlSgemmFn;
+      const bf16 = lib.func('int dnnl_gemm_bf16bf16f32(char, char, int64_t, int64_t, int64_t, float, const uint16_t *, int64_t, '
+        + 'const uint16_t *, int64_t, float, _Inout_ float *, int64_t)') as unknown as DnnlBf16Fn;
+      const isa = (lib.func('int dnnl_get_effective_cpu_isa()') as unknown as () => number)();
+      const isaName = DNNL_ISA_NAMES[isa] ?? `ISA 0x${isa.toString(16)}`;
+      exitWithoutTeardown();
+      const hasBf16 = (isa & DNNL_ISA_BF16_BIT) !== 0;
+      return {
+        name, isaName, sgemm, gemmBf16: hasBf16 ? bf16 : null,
+        bf16Unavailable: hasBf16 ? null : `this CPU has no bf16 dot products (oneDNN's instruction set here: ${isaName}; bf16 needs AVX512_BF16 or AMX)`,
+      };
+    } catch { /* an older oneDNN without these functions: not used */ }
+  }
+  return null;
+}
+
+/** A oneDNN status other than success, as an Error naming the call. */
+function dnnlFailed(what: string, status: number, M: number, N: number, K: number): Error {
+  return new Error(`${what} failed for a ${M}×${K} · ${K}×${N} product: ${DNNL_STATUS[status] ?? `status ${status}`}`);
+}
+
+function dnnlProducts(dnnl: Dnnl, emulateBf16: boolean): Products {
+  const gemm: RowMajorGemm = (transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) => {
+    const status = dnnl.sgemm(transA ? CHAR_T : CHAR_N, transB ? CHAR_T : CHAR_N, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (status !== 0) throw dnnlFailed('dnnl_sgemm', status, M, N, K);
+  };
+  const native = dnnl.gemmBf16;
+  if (native === null) {
+    return { gemm, gemmBf16: emulateBf16 ? emulatedBf16Gemm(gemm) : null, bf16Unavailable: emulateBf16 ? null : dnnl.bf16Unavailable };
+  }
+  return {
+    gemm,
+    gemmBf16(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+      const status = native(transA ? CHAR_T : CHAR_N, transB ? CHAR_T : CHAR_N, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      if (status !== 0) throw dnnlFailed('dnnl_gemm_bf16bf16f32', status, M, N, K);
+    },
+    bf16Unavailable: null,
+  };
+}
+
+let exitGuarded = false;
+
+/**
+ * A Node process that has run oneDNN's products on several OpenMP threads can die with SIGSEGV in its own
+ * teardown when it ends by itself (the event loop empty); one that ends through process.exit does not. So,
+ * once oneDNN is loaded: when the loop empties, the process ends through process.exit, after every other
+ * 'exit' listener, with the exit code it would have had. (An uncaught error and process.exit end it that way already.)
+ */
+function exitWithoutTeardown(): void {
+  if (exitGuarded || !isMainThread) return;
+  exitGuarded = true;
+  process.once('beforeExit', () => {
+    process.once('exit', (code) => process.exit(code)); // registered last, so it runs after the others
+  });
+}
+
+/** acc[c] += Σ_n x[n·C + c], in TypeScript (where there is no CBLAS for its sgemv). */
+function addColumnSumsLoop(N: number, C: number, x: Float32Array, acc: Float32Array): void {
+  for (let n = 0; n < N; n++) {
+    const row = n * C;
+    for (let c = 0; c < C; c++) acc[c] += x[row + c];
+  }
 }
 
 /** Backend.gemm's arguments passed to a CBLAS sgemm: row-major, transposes as CBLAS enums. */
@@ -262,7 +433,7 @@ export type BlasBackend = Backend & {
   library: string;
 };
 
-/** How the products of few rows are shared out (see SKINNY_ROWS, blisRecurrence). */
+/** How the products of few rows are shared out (see SKINNY_ROWS, twoThreadRecurrence). */
 interface SkinnyRouting {
   split: 'rows' | 'columns' | 'auto';
   /** Whether the products of ≤ SKINNY_ROWS rows by ≥ SKINNY_MIN_OPERAND outside the recurrent loop go to BLIS. */
@@ -271,11 +442,12 @@ interface SkinnyRouting {
 }
 
 function makeBlasBackend(
-  sgemm: SgemmFn, sgemv: SgemvFn, saxpy: SaxpyFn, sdot: SdotFn, library: string,
+  products: Products, vectors: { sgemv: SgemvFn; saxpy: SaxpyFn; sdot: SdotFn } | null, library: string,
   skinny: SkinnyGemm | null, routing: SkinnyRouting,
 ): BlasBackend {
   const wasm = loadWasmKernels();
-  const skinnyGemm = skinny?.sgemm ?? sgemm;
+  const sgemm = products.gemm;
+  const skinnyGemm = skinny === null ? sgemm : rowMajor(skinny.sgemm);
   let ones = new Float32Array(0);
   const helper = wasm === null ? null : elementwiseHelper();
   const loop = { running: false }; // set while this thread runs the recurrent loop, or its share of it
@@ -283,25 +455,34 @@ function makeBlasBackend(
   return {
     name: 'blas',
     library: skinny === null ? library
-      : skinny.sgemm === sgemm ? `${library}; the recurrent loop's products one-thread on each of two threads`
+      : !skinny.rowsIndependent ? `${library}; the recurrent loop's products one-thread on each of two threads`
         : `${library}, ${skinny.library} for the recurrent loop${outside ? ` and products of ≤ ${SKINNY_ROWS} rows by ≥ 2 MB` : ''}`,
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
-      const gemm = M <= SKINNY_ROWS && (loop.running || (outside && K * N >= SKINNY_MIN_OPERAND)) ? skinnyGemm : sgemm;
-      callRowMajor(gemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      // inside the recurrent loop every product goes to the loop's library, whatever its rows: the two threads'
+      // shares must be computed as one thread computes them (a batch over 32 rows included)
+      const gemm = loop.running || (outside && M <= SKINNY_ROWS && K * N >= SKINNY_MIN_OPERAND) ? skinnyGemm : sgemm;
+      gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     },
+    ...(products.gemmBf16 === null ? { bf16Unavailable: products.bf16Unavailable ?? 'no bf16 products' } : {
+      gemmBf16(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+        if (M === 0 || N === 0) return;
+        products.gemmBf16!(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      },
+    }),
     addColumnSums(N, C, x, acc) {
       // acc += xᵀ · ones: a matrix-vector product reads x once (5× faster than a GEMM with one row here)
       if (N === 0 || C === 0) return;
+      if (vectors === null) { addColumnSumsLoop(N, C, x, acc); return; }
       if (ones.length < N) ones = new Float32Array(N).fill(1); // grows once, to the largest N
-      sgemv(CblasRowMajor, CblasTrans, N, C, 1, x, C, ones, 1, 1, acc, 1);
+      vectors.sgemv(CblasRowMajor, CblasTrans, N, C, 1, x, C, ones, 1, 1, acc, 1);
     },
     axpy(n, alpha, x, y) {
-      if (n < BLAS_VECTOR_MIN) axpy(n, alpha, x, y);
-      else saxpy(n, alpha, x, 1, y, 1);
+      if (n < BLAS_VECTOR_MIN || vectors === null) axpy(n, alpha, x, y);
+      else vectors.saxpy(n, alpha, x, 1, y, 1);
     },
     dot(n, x, y) {
-      return n < BLAS_VECTOR_MIN ? dot(n, x, y) : sdot(n, x, 1, y, 1);
+      return n < BLAS_VECTOR_MIN || vectors === null ? dot(n, x, y) : vectors.sdot(n, x, 1, y, 1);
     },
     multiply: wasm?.multiply ?? multiply, // WebAssembly: the same bits as the TypeScript loop, several times faster
     add: wasm?.add ?? add,
@@ -310,7 +491,7 @@ function makeBlasBackend(
     // WebAssembly SIMD when the build produced it (4 exponentials at a time), else the TypeScript loop
     softmaxCrossEntropy: wasm === null ? softmaxCrossEntropy
       : helper === null ? wasm.softmaxCrossEntropy : twoThreadSoftmax(wasm, helper),
-    ...(skinny === null ? {} : { recurrentLoop: blisRecurrence(routing.threads === 2 ? helper : null, skinny, routing.split, loop) }),
+    ...(skinny === null ? {} : { recurrentLoop: twoThreadRecurrence(routing.threads === 2 ? helper : null, skinny, routing.split, loop) }),
     ...(helper === null ? { fillDropoutMask: wasm?.fillDropoutMask } : {
       fillDropoutMask: twoThreadDropoutMask(wasm!, helper),
       allocateFloat32: sharedFloat32,
@@ -355,7 +536,7 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
  * thread: BLIS's result for an element does not depend on the thread count or on the other rows, nor on the
  * other columns when the cut falls between its tiles of columns (see `cut` below).
  */
-function blisRecurrence(
+function twoThreadRecurrence(
   helper: Helper | null, skinny: SkinnyGemm, split: 'rows' | 'columns' | 'auto', loop: { running: boolean },
 ): NonNullable<Backend['recurrentLoop']> {
   let weightCopy: Float32Array = new Float32Array(0);
@@ -372,17 +553,29 @@ function blisRecurrence(
     }
     return true;
   };
+  /** Whether two threads would split this loop's products by columns (else by rows). */
+  const byColumns = (H: number): boolean => !skinny.rowsIndependent || split === 'columns' || (split === 'auto' && 4 * H * H >= RECURRENT_COLUMNS_MIN);
+  /** Whether the loop is large enough for two threads (whether they are there or not). */
+  const twoThreadSized = (job: RecurrentJob): boolean => job.B >= 2 && job.B * 4 * job.H * job.H >= RECURRENT_HELPER_MIN;
+  /**
+   * The loop on this thread alone. Where two threads could have run it (the helper busy, not started, or
+   * recurrentThreads 1), it makes the very products the two threads' shares make, one after the other, in one-
+   * thread BLAS: a library's bits may depend on a product's shape (BLIS picks its method by size; OpenBLAS's
+   * depend on how a product is cut), so only the same calls give the same bits. Cut by rows, each share's loop
+   * runs whole, one share after the other (the rows never meet); cut by columns, one loop makes both shares'
+   * column pieces at every step (RecurrentShare's `cut`).
+   */
   const oneThread = (job: RecurrentJob, run: (share: RecurrentShare) => void): true => {
-    if (skinny.rowsIndependent) return inLoop(4 * job.H * job.H >= SKINNY_MIN_WEIGHT ? skinny.threads : 1, () => run(wholeLoop(job.B)));
-    // OpenBLAS: the very calls of the two threads' shares, one after the other (see RecurrentShare's cut)
-    const n = job.pass === 'forward' ? 4 * job.H : job.H;
-    return inLoop(1, () => run({ b0: 0, b1: job.B, columns: { n0: 0, n1: n, cut: columnCut(n), meet: () => {} } }));
+    if (!twoThreadSized(job)) return inLoop(4 * job.H * job.H >= SKINNY_MIN_WEIGHT ? skinny.threads : 1, () => run(wholeLoop(job.B)));
+    const n = job.pass === 'forward' ? 4 * job.H : job.H, half = job.B >>> 1;
+    if (byColumns(job.H)) return inLoop(1, () => run({ b0: 0, b1: job.B, columns: { n0: 0, n1: n, cut: columnCut(n), meet: () => {} } }));
+    return inLoop(1, () => { run({ b0: 0, b1: half, columns: null }); run({ b0: half, b1: job.B, columns: null }); });
   };
   return (job, run) => {
     const { B, H } = job;
     const buffers = [job.gates, job.c, job.tanhC, job.states, job.c0, job.dh, job.dhNext, job.dcNext, job.dcAct];
     if (job.dH !== null) buffers.push(job.dH);
-    if (helper === null || B < 2 || B * 4 * H * H < RECURRENT_HELPER_MIN || !allShared(...buffers) || !helper.ready()) {
+    if (helper === null || !twoThreadSized(job) || !allShared(...buffers) || !helper.ready()) {
       return oneThread(job, run);
     }
     let weightHh = job.weightHh;
@@ -391,18 +584,17 @@ function blisRecurrence(
       weightHh = weightCopy.subarray(0, weightHh.length);
       weightHh.set(job.weightHh);
     }
-    const half = B >>> 1;
-    const byColumns = !skinny.rowsIndependent || split === 'columns' || (split === 'auto' && 4 * H * H >= RECURRENT_COLUMNS_MIN);
+    const half = B >>> 1, columns = byColumns(H);
     // the product's output columns, cut near the middle at a multiple of 64: BLAS computes a product in tiles
     // of columns (16 wide in BLIS's kernels here) and the last, partial tile differently, so a cut inside a
     // tile would change the bits of the columns around it
     const n = job.pass === 'forward' ? 4 * H : H, cut = columnCut(n);
     newMeetings(sync);
     return inLoop(1, () => { // one-thread BLIS on each thread, as on the helper
-      helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, columns: byColumns ? { n0: cut, n1: n } : null,
+      helper.run({ kind: 'recurrent', job: { ...job, weightHh }, b0: half, b1: B, columns: columns ? { n0: cut, n1: n } : null,
         sync, library: skinny.library });
       try {
-        run({ b0: 0, b1: half, columns: byColumns ? { n0: 0, n1: cut, meet: meeting(sync, 0) } : null });
+        run({ b0: 0, b1: half, columns: columns ? { n0: 0, n1: cut, meet: meeting(sync, 0) } : null });
       } catch (err) {
         failMeetings(sync); // the helper must not wait for this thread at its next meeting
         try {

@@ -19,6 +19,7 @@ export function selectBackend(choice: BackendChoice, warn: (line: string) => voi
   if (choice === 'js') return jsBackendTwoThreads();
   const split = recurrentSplit(options);
   switchedOn('RLSTM_BLIS');
+  switchedOn('RLSTM_DNNL');
   try {
     return loadBlasBackend({ ...options, recurrentSplit: split });
   } catch (err) {

@@ -25,7 +25,15 @@ export interface TrainConfig {
   timeBudgetMinutes: number | null; // stop training (and shorten evaluation) after this long
   level: 'word' | 'char'; // tokens are words (split on whitespace) or characters
   vocabSize: number | null; // keep the vocabSize−1 most frequent training tokens plus <unk> (null: all)
+  /**
+   * The matrix products' precision in training: fp32, or bf16 mixed precision (bf16 operands, float32
+   * accumulation, float32 weights and everything else; kernels/mixed-precision.ts). Evaluation is float32 either way.
+   */
+  precision: Precision;
 }
+
+export type Precision = 'fp32' | 'bf16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
 
 const paperDefaults = {
   placement: 'zaremba' as DropoutPlacement,
@@ -39,6 +47,7 @@ const paperDefaults = {
   timeBudgetMinutes: null,
   level: 'word' as const,
   vocabSize: null,
+  precision: 'fp32' as Precision,
 };
 
 /** The paper's three configurations (Zaremba et al. 2014, section 4.1), plus `quick` for a first run. */

@@ -1,4 +1,5 @@
 import type { Backend } from '../kernels/backend.js';
+import { bf16Refusal, mixedPrecision } from '../kernels/mixed-precision.js';
 import { batchify, fillWindow, fittingBatchSize, shortSplitNote, windowCount, type Corpus } from '../data/corpus.js';
 import { learningRateForEpoch, type TrainConfig } from '../model/configs.js';
 import {
@@ -188,6 +189,12 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     vocabSize: corpus.vocab.words.length, hidden: config.hidden, layers: config.layers, layerNorm: config.layerNorm,
   }, run.resume?.params, backend.allocateFloat32); // a resumed run trains the checkpoint's parameters in place
   if (!run.resume) initializeParameters(model, config.init, rng);
+  // bf16 mixed precision: the training steps' products take bf16 operands (weights rounded once per step);
+  // evaluation runs on `backend`, in float32
+  const refusal = config.precision === 'bf16' ? bf16Refusal(backend) : null;
+  if (refusal !== null) throw new UserError(refusal);
+  const mixed = config.precision === 'bf16' ? mixedPrecision(backend, model.params) : null;
+  const stepBackend = mixed ?? backend;
   const data = batchify(corpus.train, config.batchSize, corpus.files.train);
   const ws = createWorkspace(model, config.bptt, config.batchSize, config.placement, backend);
   const windows = windowCount(data, config.bptt);
@@ -316,16 +323,17 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
       const T = fillWindow(data, state.window, config.bptt, ws.tokens, ws.targets);
       const options: ForwardOptions = { train: true, placement: config.placement, keepProb: config.keepProb, rng };
       zeroGradients(model);
-      const nll = modelForward(backend, model, ws, T, options);
+      const nll = modelForward(stepBackend, model, ws, T, options);
       if (!Number.isFinite(nll)) {
         writeLog();
         throw new UserError(`training diverged: the loss became ${nll} at step ${state.step + 1} (epoch ${epoch}); `
           + (lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint.path} (step ${lastCheckpoint.step}); ` : '')
           + 'lower --lr or --clip and train again');
       }
-      modelBackward(backend, model, ws, T, options);
+      modelBackward(stepBackend, model, ws, T, options);
       const gradNorm = modelGradientNorm(model, backend);
       sgdStep(model, lr, config.weightDecay, clipScale(gradNorm, config.clip), backend); // clip, then step
+      mixed?.refreshWeightCopies();
       carryState(ws, T, config.hidden);
       state.window++; state.step++; state.epochSteps++;
       state.epochNll += nll; state.epochTokens += T * config.batchSize;
