@@ -352,5 +352,32 @@ export function dropoutMaskLanes(state: usize, out: usize, count: i32, threshold
   v128.store(state, s0); v128.store(state + 16, s1); v128.store(state + 32, s2); v128.store(state + 48, s3);
 }
 
+/**
+ * float32 → bfloat16 bits over n values (the contract of roundToBf16 in src/kernels/bf16.ts, bit for bit its
+ * TypeScript loop): round to nearest, ties to even, by adding 0x7fff plus the kept half's lowest bit and
+ * keeping the upper half; the carry moves the exponent up, and past the largest bf16 it reaches ±Inf. A NaN
+ * keeps its upper half with the quiet bit set, so that no payload rounds into Inf. Eight values per
+ * iteration: the upper halves of two vectors are one byte shuffle. dst (n u16) must not overlap src.
+ */
+export function roundToBf16(src: usize, dst: usize, n: i32): void {
+  const count = <usize>n, eights = <usize>(n & ~7);
+  for (let k: usize = 0; k < eights; k += 8) {
+    const low = roundLanes(v128.load(src + k * 4)), high = roundLanes(v128.load(src + k * 4 + 16));
+    v128.store(dst + k * 2, v128.shuffle<u8>(low, high, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
+  }
+  for (let k = eights; k < count; k++) {
+    const bits = load<u32>(src + k * 4);
+    const rounded = (bits & 0x7fffffff) > 0x7f800000 ? bits | 0x400000 : bits + 0x7fff + ((bits >>> 16) & 1);
+    store<u16>(dst + k * 2, <u16>(rounded >>> 16));
+  }
+}
+
+// four float32 bit patterns, rounded so that their upper halves are the bfloat16 bits (roundToBf16)
+// @ts-ignore: decorator
+@inline function roundLanes(bits: v128): v128 {
+  const rounded = i32x4.add(bits, i32x4.add(i32x4.splat(0x7fff), v128.and(i32x4.shr_u(bits, 16), i32x4.splat(1))));
+  return v128.bitselect(v128.or(bits, i32x4.splat(0x400000)), rounded, f32x4.ne(bits, bits));
+}
+
 // The matrix product of the pure-TypeScript backend (packed panels, a 4×8 register tile): assembly/gemm.ts
 export { gemm, gemmWorkBytes, peakMultiplyAdd } from './gemm';

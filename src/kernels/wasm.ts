@@ -50,6 +50,7 @@ export interface KernelExports {
   multiply(a: number, b: number, out: number, n: number): void;
   add(a: number, b: number, out: number, n: number): void;
   dropoutMaskLanes(state: number, out: number, count: number, threshold: number, scale: number): void;
+  roundToBf16(src: number, dst: number, n: number): void;
 }
 
 /** Which build runs: relaxed SIMD (fused multiply-adds where the CPU has them) or plain SIMD. */
@@ -126,6 +127,12 @@ export interface WasmKernels {
    * its quarter (advancedState, util/rng.ts); the last n mod 4 by the TypeScript loop.
    */
   fillDropoutMask: typeof fillDropoutMaskPerStep;
+  /**
+   * roundToBf16 (bf16.ts), bit for bit its TypeScript loop, eight values at a time; the floats cross into the
+   * module as bits, so that a signalling NaN arrives as it was. Returns false, having done nothing, when the
+   * module's memory cannot grow to hold a chunk; the caller then runs the TypeScript loop.
+   */
+  roundToBf16(src: Float32Array, dst: Uint16Array, n: number): boolean;
   /** Bit for bit the TypeScript lstmGatesBackward (float64 arithmetic in the same order). */
   lstmGatesBackward: typeof lstmGatesBackwardTs;
   /**
@@ -335,6 +342,20 @@ export function makeKernels(k: KernelExports, variant: WasmVariant, helper: { th
       }
       for (let w = 0; w < 4; w++) rng.state[w] = ints[words + 4 * w + 3]; // lane 3 ends where n − n mod 4 draws end
       if (4 * quarter < n) fillDropoutMaskPerStep(mask.subarray(4 * quarter), n - 4 * quarter, keep, rng);
+    },
+    roundToBf16(src, dst, n) {
+      const chunk = Math.min(n, CHUNK_FLOATS), inWords = (chunk + 3) & ~3; // the halves start 16-byte aligned
+      if (chunk <= 0) return true;
+      if (!ensure(inWords + Math.ceil(chunk / 2), 0)) return false;
+      const bits = new Uint32Array(src.buffer, src.byteOffset, n), outAt = base + inWords * 4;
+      const bitsIn = new Uint32Array(k.memory.buffer, base, chunk), halvesOut = new Uint16Array(k.memory.buffer, outAt, chunk);
+      for (let k0 = 0; k0 < n; k0 += chunk) {
+        const r = Math.min(chunk, n - k0);
+        bitsIn.set(bits.subarray(k0, k0 + r));
+        k.roundToBf16(base, outAt, r);
+        dst.set(halvesOut.subarray(0, r), k0);
+      }
+      return true;
     },
     softmaxCrossEntropy(logits, targets, N, V, scale, chunkSums) {
       const rows = softmaxRowsPerChunk(V);
