@@ -54,12 +54,11 @@ type SdotFn = (n: number, x: Float32Array, incx: number, y: Float32Array, incy: 
 /**
  * Products of few rows with a large second operand (the per-step recurrent products of the medium and
  * large models: B = 20 rows times a 4H×H weight) go to BLIS when it is installed (Debian: libblis4-pthread):
- * its kernels for skinny shapes do not repack the whole weight on every call as OpenBLAS does. Measured on
- * this machine kind, 2 threads: 20×2600×650 at about 145 GFLOP/s in BLIS against 95 in OpenBLAS,
- * 20×6000×1500 at 130 against 75; but 20×800×200 (small) at 60 against 90, and OpenBLAS stays ahead on
- * the batched shapes: those keep OpenBLAS. The recurrent loop (Backend.recurrentLoop) does all its products
- * in BLIS, whatever the model: on two threads, each with one-thread BLIS (small: 10×800×200 in 69 µs
- * against 128 µs for the whole 20×800×200 in two-thread OpenBLAS), or on one. RLSTM_BLIS=0 in the
+ * its kernels for skinny shapes do not repack the whole weight on every call as OpenBLAS does; OpenBLAS stays
+ * ahead on the small model's and on the batched shapes, which keep it (docs/performance.md has the figures). The recurrent loop (Backend.recurrentLoop) does all its products
+ * in BLIS, whatever the model: on two threads, each with one-thread BLIS (half the rows in one thread
+ * beat the whole product on two), or on one. Where oneDNN is installed, none of this is used: it runs these
+ * products at full speed itself. RLSTM_BLIS=0 in the
  * environment turns BLIS off.
  */
 const SKINNY_ROWS = 32;
@@ -81,8 +80,7 @@ const HELPER_MIN_ELEMENTS = 1 << 16;
 
 /**
  * Recurrent loops whose products are smaller than this (B·4H·H multiply-adds a step) stay on one thread.
- * (The small model's, 3.2M, gain from two: its training step took 70–74 ms against 81–88 ms with the loop
- * on one thread and its products in two-thread OpenBLAS, processes alternating.)
+ * (The small model's, 3.2M, gain from two.)
  */
 const RECURRENT_HELPER_MIN = 1 << 20;
 
@@ -157,9 +155,8 @@ export function loadBlasBackend(options: BlasOptions = {}): BlasBackend {
   const skinnyOutsideLoop = options.hidden === undefined || 4 * options.hidden * options.hidden >= SKINNY_MIN_WEIGHT;
   // With the recurrent loop on two threads of its own (BLIS's products, or one-thread OpenBLAS ones on each),
   // OpenBLAS's idle threads must not spin through it: by default they spin 2^28 cycles (~0.1 s) after each
-  // product before sleeping, taking a core from the loop's threads. 2^20 cycles (~0.3 ms) still covers the
-  // gaps between OpenBLAS's own products. (Read when OpenBLAS loads; a value set by the user wins. Small's
-  // training step with BLIS: 70–78 ms against 81–82 with the default.)
+  // product before sleeping, taking a core from the loop's threads. 2^20 cycles still cover the gaps between
+  // OpenBLAS's own products. (Read when OpenBLAS loads; a value set by the user wins.)
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '20';
   const tried: string[] = [];
   for (const name of CANDIDATES[process.platform] ?? CANDIDATES.linux) {
@@ -202,8 +199,7 @@ function columnCut(n: number): number {
 /**
  * OpenBLAS as the recurrent loop's library, where BLIS is not used: two threads, each running its share of the
  * per-step products in one-thread OpenBLAS, beat OpenBLAS's own two threads on these 20-row products, which
- * it hardly speeds up (Zen 5, 2 cores: 20×2600×650 in 874 µs on two threads, 947 on one, and half of its
- * columns in 511 µs on one; 20×6000×1500 in 5,658 µs on two, half of it in 2,820 on one). Null where the
+ * it hardly speeds up (docs/performance.md, "A new machine kind (Zen 5)"). Null where the
  * library has no openblas_set_num_threads.
  */
 function openblasRecurrence(lib: ReturnType<typeof import('koffi').load>, sgemm: SgemmFn, name: string, threads: number): SkinnyGemm | null {
@@ -394,8 +390,8 @@ const SGEMM_SIGNATURE = 'void cblas_sgemm(int, int, int, int, int, int, float, c
 /**
  * Whether BLIS has real kernels for this CPU: it picks a configuration at load (bli_arch_query_id), and
  * where it does not know the CPU it runs its portable C kernels, "generic". Debian's BLIS 0.9 does not know
- * AMD's family 1Ah (Zen 5): there its 20-row products ran at 20–57 GFLOP/s against OpenBLAS's 74–84, and
- * medium trained at 0.52 of the roofline against 0.69 without it (and BLIS 0.9 aborts on any
+ * AMD's family 1Ah (Zen 5), where its 20-row products ran at a third to two thirds of OpenBLAS's speed
+ * (docs/performance.md; and BLIS 0.9 aborts on any
  * BLIS_ARCH_TYPE, so it cannot be told which kernels to use). Such a BLIS is not used.
  */
 export function blisKernelsFit(arch: string): boolean {
@@ -526,7 +522,7 @@ function twoThreadSoftmax(wasm: WasmKernels, helper: Helper): Backend['softmaxCr
  * The recurrent loop of an LSTM layer with its products in BLIS (or OpenBLAS, see openblasRecurrence and
  * SkinnyGemm.rowsIndependent): on two threads where it can (see below),
  * else on this one. One thread: BLIS with as many threads as OpenBLAS has when W_hh is large (medium,
- * large), with one below that (small: 20×800×200 in 121 µs on one thread, 200 µs on two).
+ * large), with one below that (small: BLIS is faster on one thread than on two at that size).
  *
  * On two threads the helper runs one share (RecurrentShare, recurrent.ts)
  * through the same code (recurrentForwardLoop / recurrentBackwardLoop) while this thread runs the other, each

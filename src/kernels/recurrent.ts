@@ -71,8 +71,7 @@ function segments(columns: { n0: number; n1: number; cut?: number }): [number, n
  * (3 MB at H = 1,500), first to last at even steps and last to first at odd ones, so that each step begins
  * with the rows the step before ended with, still in the cache: W_hh (36 MB for large) does not fit in it
  * whole. A multiple of 64, so that every cut falls between BLAS's tiles of columns and the bits stay those
- * of one product (see RecurrentShare). Large, forward loop alone, alternating in one process: 170 → 150 ms
- * a layer (pieces of 1,024 rows without the alternation: 157). The backward's columns are columns of W_hh,
+ * of one product (see RecurrentShare); docs/performance.md has what it gained. The backward's columns are columns of W_hh,
  * strided in memory: cut into pieces, they were slower, so it keeps one product a step.
  */
 export const FORWARD_PIECE_ROWS = 512;
