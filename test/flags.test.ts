@@ -67,7 +67,7 @@ const COMMAND_FLAGS: Record<string, NumericFlag[]> = {
 /** The flags that take a value that is not a number (names, paths, text). */
 const NOT_NUMERIC = new Set(['--config', '--data', '--train', '--valid', '--test', '--level', '--dropout-placement', '--backend',
   '--save', '--log', '--resume', '--checkpoint', '--split', '--prompt', '--out', '--weights', '--label', '--title', '--runs', '--text',
-  '--state-dict', '--vocab']);
+  '--state-dict', '--vocab', '--precision']);
 
 const isWhole = (flag: NumericFlag): boolean => NUMERIC_FLAGS[flag].kind === 'whole';
 
