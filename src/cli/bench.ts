@@ -38,7 +38,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
   }
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   console.log(`rlstm bench: config ${r.config}, backend ${r.backend} (${r.library}), ${r.precision}, ${r.steps} training step${r.steps === 1 ? "" : "s"} in ${r.rounds} rounds`);
-  console.log(`  ${r.precision} GEMM on this configuration's batched shapes ${r.gemmGflops.toFixed(1)} GFLOP/s (the roofline; mean of the rounds, best per shape below)`);
+  console.log(`  ${`${r.precision} GEMM on the batched shapes `.padEnd(47)}${r.gemmGflops.toFixed(1)} GFLOP/s (the roofline; mean of the rounds, best per shape below)`);
   for (const s of r.gemmShapes) console.log(`    ${s.name.padEnd(42)} ${`${s.M}×${s.N}×${s.K}`.padStart(16)}  ${s.gflops.toFixed(1)} GFLOP/s`);
   console.log(`  per-step recurrent products                    ${r.recurrentGemmGflops.toFixed(1)} GFLOP/s`);
   if (r.wasmGemm !== undefined) {
@@ -52,7 +52,7 @@ export async function benchCommand(flags: BenchFlags): Promise<void> {
   console.log(`  ceiling if a step were only its GEMMs          ${pct(r.gemmOnlyFraction)} of the roofline (the recurrent products run slower)`);
   const best = r.machineBest;
   if (best.precision !== r.precision) {
-    console.log(`  the machine's limit (${best.precision} products)          ${best.rooflineTokensPerSecond.toFixed(0)} tokens/s at ${best.gemmGflops.toFixed(1)} GFLOP/s: `
+    console.log(`  ${`the machine's limit (${best.precision} products) `.padEnd(47)}${best.rooflineTokensPerSecond.toFixed(0)} tokens/s at ${best.gemmGflops.toFixed(1)} GFLOP/s: `
       + `training is at ${pct(best.fraction)} of it`);
   }
   console.log(`  evaluation (float32)                           ${r.evalTokensPerSecond.toFixed(0)} tokens/s`);
