@@ -13,6 +13,8 @@ import { createModel, initializeParameters } from '../src/model/params.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { createRng, nextUint32 } from '../src/util/rng.js';
 import { randomArray, rlstm, testRng, tinyCorpus } from './helpers.js';
+import { train } from '../src/api.js';
+import { UserError } from '../src/errors.js';
 
 /**
  * oneDNN (its float32 products, and the teardown of a process that used it) and bf16 mixed precision: the
@@ -238,4 +240,13 @@ test('--precision: an unknown value and bf16 where it cannot run are refused in 
 
 test('the paper\'s configurations train in fp32 unless asked', () => {
   for (const name of ['small', 'medium', 'large', 'quick']) assert.equal(CONFIGS[name].precision, 'fp32', name);
+});
+
+test('the library\'s train() takes config.precision, refusing an unknown one and bf16 where it cannot run, in one line', async () => {
+  const dir = tinyCorpus(60);
+  await assert.rejects(train({ config: { name: 'quick', precision: 'fp16' as 'bf16' }, corpus: { dir }, backend: 'js' }),
+    (err: unknown) => err instanceof UserError && err.message === 'config.precision "fp16": must be "fp32" or "bf16"');
+  await assert.rejects(train({ config: { name: 'quick', precision: 'bf16', maxSteps: 1 }, corpus: { dir }, backend: 'js' }),
+    (err: unknown) => err instanceof UserError && /^config\.precision "bf16": the TypeScript backend has no bf16 products; .*; train in fp32$/.test(err.message)
+      && !err.message.includes('\n'));
 });
