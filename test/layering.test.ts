@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { PROJECT_ROOT } from './helpers.js';
 
 /**
- * The folder tree is the architecture (STYLE.md, "Layers own their contracts"): an import points down, never
+ * The folder tree is the architecture (docs/contributing.md): an import points down, never
  * up or sideways into a higher layer, not even for a type. These tests read the sources (src/**.ts) and
  * check every relative module specifier: `from '…'`, `import('…')` (type positions included) and bare `import '…'`.
  */

@@ -8,7 +8,7 @@ import ts from 'typescript';
 import { PROJECT_ROOT, RLSTM, rlstm, tempDir } from './helpers.js';
 
 /**
- * The README is a user's document (STYLE.md, "Documents"): short, each section one screen, its links and
+ * The README is a user's document (docs/contributing.md): short, each section one screen, its links and
  * commands true. These tests hold it there: its length, its sections' lengths, its first command lines,
  * every relative link in it and in docs/ (files and #anchors), and every rlstm command and flag its code
  * blocks show.

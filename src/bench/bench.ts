@@ -24,7 +24,7 @@ export interface BenchResult {
   steps: number;
   rounds: number; //                   training rounds, each set against the roofline measured right after it
   roundFigures: { tokens: number; seconds: number; gemmGflops: number; recurrentGemmGflops: number }[];
-  flopsPerToken: number; //            6 · (Σ_layers 4H(in+H) + H·V)   (SPEC.md)
+  flopsPerToken: number; //            6 · (Σ_layers 4H(in+H) + H·V)   (docs/performance.md, "Counting FLOPs")
   gemmGflops: number; //               FLOP-weighted speed of the batched GEMM shapes of one training step (mean of the rounds)
   recurrentGemmGflops: number; //      the per-step recurrent products (B rows only, one two-thread call each; training
   //                                     splits them by rows between two threads where it can, which is faster)

@@ -11,7 +11,7 @@ import { parseFlag, parsePrecision } from './options.js';
 import { trainCommand } from './train.js';
 
 /**
- * `rlstm reproduce small|medium|large`: trains one of the paper's configurations exactly as SPEC.md
+ * `rlstm reproduce small|medium|large`: trains one of the paper's configurations exactly as docs/method.md
  * states, resumable, and keeps a results folder up to date after every epoch: the JSON log,
  * summary.json and the learning curves (curves.svg) with the paper's numbers as reference lines.
  * The checkpoint lives elsewhere (default runs/reproduce-NAME.safetensors), so the results folder holds

@@ -7,7 +7,7 @@ import { countTokens, encodeText, trainingVocabularyFromCounts, type TokenLevel,
 export * from './text.js';
 
 /**
- * Corpus reading (SPEC.md, "Data"): any UTF-8 text, cut into tokens at one of two levels:
+ * Corpus reading (docs/method.md, "Loss, data and schedule"): any UTF-8 text, cut into tokens at one of two levels:
  *
  *   word: every line becomes its whitespace-separated words followed by `<eos>` (the Mikolov PTB convention)
  *   char: every line becomes its Unicode code points (spaces included) followed by `<eos>`

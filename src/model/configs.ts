@@ -71,7 +71,7 @@ export const CONFIGS: Record<string, TrainConfig> = {
   },
 };
 
-/** The paper's reported perplexities and TensorFlow's reproduction (SPEC.md), for reference lines. */
+/** The paper's reported perplexities and TensorFlow's reproduction (docs/method.md, README), for reference lines. */
 export const PAPER_RESULTS: Record<string, { valid: number; test: number; tfValid: number; tfTest: number }> = {
   small: { valid: 120.7, test: 114.5, tfValid: 121.39, tfTest: 115.91 },
   medium: { valid: 86.2, test: 82.7, tfValid: 86.16, tfTest: 82.07 },

@@ -8,7 +8,7 @@ import type { Model } from './params.js';
 
 /**
  * The language model: embedding → L LSTM layers → linear → softmax, with dropout D at the L+1 sites
- * the paper puts it (SPEC.md):
+ * the paper puts it (docs/method.md):
  *
  *   site 0:    x⁰_t = D(embedding(w_t))
  *   site l:    x^l_t = D(h^l_t)            feeds layer l+1 (for l = 1..L−1)

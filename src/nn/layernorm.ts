@@ -1,5 +1,5 @@
 /**
- * Layer normalization (Ba et al. 2016) over the last axis, an addition beyond the paper (SPEC.md).
+ * Layer normalization (Ba et al. 2016) over the last axis, an addition beyond the paper (docs/method.md).
  *   y = gain ⊙ x̂ + bias,  x̂ = (x − mean) / sqrt(var + eps), mean and (biased) var over the C features.
  */
 export const LAYER_NORM_EPS = 1e-5;

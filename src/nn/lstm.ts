@@ -4,7 +4,7 @@ import { layerNormBackward, layerNormForward } from './layernorm.js';
 import { addColumnSums } from './linear.js';
 
 /**
- * One LSTM layer run over a window of T steps, forward and backward (SPEC.md, "The method"):
+ * One LSTM layer run over a window of T steps, forward and backward (docs/method.md):
  *
  *   z_t = W_ih · x_t + b_ih + W_hh · h_{t-1} + b_hh
  *   i = σ(z_i)  f = σ(z_f)  g = tanh(z_g)  o = σ(z_o)

@@ -14,7 +14,7 @@ import type { Checkpoint, CheckpointTensor } from './checkpoint.js';
  *   decoder = nn.Linear(H, V)         decoder.weight (V,H), decoder.bias (V)
  *
  * These are rlstm's own tensors (model/params.ts): the same names, the same gate order (i, f, g, o), and the
- * same two biases per layer, both added into z (SPEC.md), so every value is copied unchanged. What PyTorch
+ * same two biases per layer, both added into z (docs/method.md), so every value is copied unchanged. What PyTorch
  * allows and rlstm's model can hold exactly is converted: nn.LSTM(bias=False) and nn.Linear(bias=False) have
  * no bias tensors, which is the same model with the biases at zero; DistributedDataParallel's `module.` and
  * torch.compile's `_orig_mod.` key prefixes are removed. Anything else is refused in one line naming the

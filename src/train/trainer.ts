@@ -175,7 +175,7 @@ function freshState(rngState: Uint32Array): TrainingState {
 }
 
 /**
- * Trains a language model as SPEC.md states: SGD on the loss summed over T and averaged over B, global
+ * Trains a language model as docs/method.md states: SGD on the loss summed over T and averaged over B, global
  * norm clipping, the paper's learning-rate schedule, state carried between windows and reset each epoch.
  * Resumable at any window boundary (run.resume). Async only so that the process stays responsive
  * (signals, progress); the work itself is synchronous.
