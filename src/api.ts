@@ -37,7 +37,7 @@ export interface TrainOptions {
   corpus: CorpusInput;
   /** A named configuration (small, medium, large, quick; default small) with any fields changed. */
   config?: Partial<TrainConfig>;
-  /** auto (BLAS when installed, default), blas or js (TypeScript and WebAssembly: the same bits everywhere). */
+  /** auto (BLAS when installed, default), blas or js (TypeScript and WebAssembly; its bits can differ between engines: relaxed SIMD fuses multiply-adds where the engine has it). */
   backend?: BackendChoice;
   /** Where to keep the checkpoint during training (every epoch, and at the end); none by default. */
   checkpoint?: string;

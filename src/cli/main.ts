@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { BACKEND_CHOICES } from '../kernels/choices.js';
 import { failureLine } from './failure.js';
 import type { EvalCommandFlags } from './eval.js';
 import type { GenerateCommandFlags } from './generate.js';
@@ -73,7 +74,7 @@ program.command('train')
   .option('--test-bptt <T>', 'window length for scoring the test split')
   .option('--time-budget <minutes>', 'stop training after this many minutes')
   .option('--precision <p>', 'fp32 | bf16: bf16 mixed precision, bf16 operands in every product with float32 weights and sums (needs oneDNN and a CPU with bf16; default fp32)')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--save <file.safetensors>', 'checkpoint file, written every epoch and at the end (default: next to the log)')
   .option('--log <file.json>', 'JSON log (default runs/<config>-<time>.json)')
   .option('--checkpoint-every <minutes>', 'also write the checkpoint every this many minutes')
@@ -90,7 +91,7 @@ program.command('eval')
   .addOption(new Option('--split <name>', 'valid | test').default('test'))
   .option('--batch-size <B>', 'batch size (default: the checkpoint\'s)')
   .option('--bptt <T>', 'window length (default: the checkpoint\'s)')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--json', 'print one JSON line')
   .action((flags: EvalCommandFlags) => run(async () => (await import('./eval.js')).evalCommand(flags)));
 
@@ -104,7 +105,7 @@ program.command('generate')
   .option('--count <n>', 'how many samples to draw from the prompt (default 1)')
   .option('--seed <n>', 'random seed (default 1)')
   .option('--prompt <text>', 'text to start from')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .action((flags: GenerateCommandFlags) => run(async () => (await import('./generate.js')).generateCommand(flags)));
 
 program.command('score')
@@ -112,7 +113,7 @@ program.command('score')
   .argument('[file]', 'the text to score; - reads standard input')
   .requiredOption('--checkpoint <file>', 'a checkpoint written by rlstm train')
   .option('--text <text>', 'score this text instead of a file')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--json', 'print one JSON object (docs/score-json.md)')
   .action((file: string | undefined, flags: ScoreCommandFlags) => run(async () => (await import('./score.js')).scoreCommand(file, flags)));
 
@@ -126,7 +127,7 @@ program.command('reproduce')
   .option('--time-budget <minutes>', 'stop this session after this many minutes')
   .option('--checkpoint-every <minutes>', 'checkpoint interval (default 10)')
   .option('--precision <p>', 'fp32 | bf16: bf16 mixed precision, bf16 operands in every product with float32 weights and sums (needs oneDNN and a CPU with bf16; default fp32)')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .action((name: string, flags: ReproduceFlags) => run(async () => (await import('./reproduce.js')).reproduceCommand(name, flags)));
 
 program.command('bench')
@@ -135,7 +136,7 @@ program.command('bench')
   .option('--steps <n>', 'training steps to time (default: 40 small, 15 medium, 5 large)')
   .option('--precision <p>', 'fp32 | bf16: bf16 mixed precision, bf16 operands in every product with float32 weights and sums (needs oneDNN and a CPU with bf16; default fp32)')
   .option('--data <dir>', 'corpus folder (default: the bundled PTB)')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--json', 'print one JSON line')
   .action((flags: BenchFlags) => run(async () => (await import('./bench.js')).benchCommand(flags)));
 
@@ -155,7 +156,7 @@ program.command('report')
   .argument('<run>', 'a run folder holding log.json (as rlstm reproduce writes), or a JSON log')
   .option('--checkpoint <file>', 'the run\'s checkpoint (default: the one its log names, or LOG.safetensors)')
   .option('--out <file.html>', 'the page to write (default RUN/report.html)')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .action((runDir: string, flags: ReportFlags) => run(async () => (await import('./report.js')).reportCommand(runDir, flags)));
 
 program.command('export')
@@ -187,7 +188,7 @@ program.command('ablate')
   .option('--train-tokens <n>', 'train on the first n tokens of the training split (default 200000)')
   .option('--precision <p>', 'fp32 | bf16: bf16 mixed precision, bf16 operands in every product with float32 weights and sums (needs oneDNN and a CPU with bf16; default fp32)')
   .option('--data <dir>', 'corpus folder (default: the bundled PTB)')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'blas', 'js']).default('auto'))
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
   .action((flags: AblateFlags) => run(async () => (await import('./ablate.js')).ablateCommand(flags)));
 
 for (const command of program.commands) command.configureOutput({ outputError: oneLineError(`rlstm ${command.name()} --help`) });

@@ -60,7 +60,6 @@ export interface Helper {
 /** How long finish() waits before deciding that the helper is stuck (a task takes milliseconds). */
 const FINISH_TIMEOUT_MS = 60_000;
 
-export { waitPatience };
 
 let shared: Helper | null | undefined;
 

@@ -95,8 +95,6 @@ export function gemmTs(
 
 const wasm = loadWasmKernels();
 
-/** Which GEMM gemmJs runs here: WebAssembly SIMD, or the TypeScript fallback where the engine lacks it. */
-export const gemmJsKernel: 'WebAssembly SIMD' | 'TypeScript' = wasm === null ? 'TypeScript' : 'WebAssembly SIMD';
 
 /**
  * The js backend's GEMM: the WebAssembly SIMD kernel (assembly/gemm.ts) when the engine runs it, else

@@ -5,8 +5,8 @@ import { switchedOn } from './env.js';
 import { jsBackend, jsBackendOn } from './js.js';
 import { nodeWasmThreads } from './wasm-threads-node.js';
 
-export type BackendChoice = 'auto' | 'blas' | 'js';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'blas', 'js'];
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
+export { BACKEND_CHOICES, type BackendChoice };
 
 /**
  * `js`: the pure-TypeScript backend. `blas`: OpenBLAS/Accelerate, or a UserError saying how to install it.
