@@ -13,7 +13,7 @@ import { loadResumePoint } from '../src/train/load.js';
 import { trainModel, type ProgressPoint, type StepProgress } from '../src/train/trainer.js';
 import { createRng } from '../src/util/rng.js';
 import { createWorkspace, modelBackward, modelForward } from '../src/model/lm.js';
-import { tempDir, tinyCorpus } from './helpers.js';
+import { rlstm, tempDir, tinyCorpus } from './helpers.js';
 
 test('learning-rate schedule: constant for max_epoch epochs, then multiplied by decay each epoch', () => {
   const small = CONFIGS.small;
@@ -228,6 +228,7 @@ test('progress: a timed point whenever the clock says a minute has passed, leavi
   for (let step = 1, last = 0; step <= 250; step++) {
     if (step % 100 === 0 || 7000 * step - last >= 60_000) { expected.push([step, step % 100 !== 0]); last = 7000 * step; }
   }
+  if (expected.at(-1)![0] !== 250) expected.push([250, true]); // and one where the session stops, mid-epoch
   assert.deepEqual(timed.progress.map((p) => [p.step, p.timed === true]), expected);
   assert.deepEqual(expected.slice(0, 13).map(([step]) => step), [9, 18, 27, 36, 45, 54, 63, 72, 81, 90, 99, 100, 109]);
   for (const p of timed.progress) {
@@ -260,4 +261,16 @@ test('progress: gradNorm is the global norm of the point\'s step gradient before
   assert.equal(progress.at(-1)!.step, 100);
   assert.ok(Math.abs(progress.at(-1)!.gradNorm - direct) < 1e-6 * direct, `${progress.at(-1)!.gradNorm} vs ${direct}`);
   assert.ok(direct > config.clip, 'the norm before clipping');
+});
+
+test('progress: a run that stops before its first 100-step point ends its log with a point at its last step, which rlstm plot draws', async () => {
+  const dir = tempDir();
+  const { result, steps, progress } = await progressRun({ maxSteps: 30 }, { logPath: join(dir, 'log.json') });
+  assert.equal(result.stopReason, 'max-steps');
+  assert.deepEqual(progress.map((p) => [p.step, p.timed, p.final]), [[30, true, true]]);
+  const want = windowPerplexity(steps, progress[0]);
+  assert.ok(Math.abs(progress[0].trainPerplexity - want) < 1e-9 * want);
+  const plot = rlstm(['plot', join(dir, 'log.json'), '--out', join(dir, 'curves.svg')], dir);
+  assert.equal(plot.status, 0, plot.stderr);
+  assert.ok(readFileSync(join(dir, 'curves.svg'), 'utf8').startsWith('<svg'));
 });

@@ -51,7 +51,8 @@ export interface ProgressPoint {
   gradNorm: number; //        the global gradient norm of this point's step, before clipping
   tokensPerSecond: number; // training tokens per second over the same steps (evaluation and saving excluded)
   seconds: number; //         wall time since the run began, over every session (as the log's wallSeconds)
-  timed?: true; //            taken because a minute had passed, not because of the step count
+  timed?: true; //            not a 100-step point: taken because a minute had passed, or (final) at the session's end
+  final?: true; //            taken because the session stopped between two points (--max-steps, Ctrl-C)
 }
 
 export interface TrainCallbacks {
@@ -281,6 +282,27 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     lastSaveTime = performance.now();
   };
   const result = (stopReason: StopReason): TrainResult => ({ model, state, stopReason, wallSeconds: elapsed() });
+  /** The epoch, rate and gradient norm of the last step trained in this session (for the points). */
+  let lastStep: { epoch: number; lr: number; gradNorm: number } | null = null;
+  /** A progress point at the current step, over the epoch's steps since its last 100-step point. */
+  const addPoint = (kind: { timed?: true; final?: true }): void => {
+    const mark = state.progressMark, { epoch, lr, gradNorm } = lastStep!;
+    state.progress.push({
+      step: state.step, epoch, window: state.window, windows, lr,
+      trainPerplexity: Math.exp((state.epochNll - mark.nll) / (state.epochTokens - mark.tokens)), gradNorm,
+      tokensPerSecond: (state.epochTokens - mark.tokens) / Math.max(state.epochSeconds - mark.seconds, 1e-9),
+      seconds: sessionTrainSecondsAtStart + elapsed(), ...kind,
+    });
+  };
+  /**
+   * A session that stops mid-epoch between two points (--max-steps 30, an early Ctrl-C) ends with a point at its
+   * last step, so that its log always has something to plot.
+   */
+  const finalPoint = (): void => {
+    if (lastStep === null || state.window === 0 || state.epochTokens === state.progressMark.tokens) return;
+    if (state.progress.at(-1)?.step === state.step) return;
+    addPoint({ timed: true, final: true });
+  };
   /** The caller's files (reproduce's summary and curves) stop the run the same way when they cannot be written. */
   const progressSaved = async (): Promise<void> => {
     try { await run.callbacks?.onProgressSaved?.(state); } catch (err) { throw unwritable('results file', err); }
@@ -344,14 +366,9 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
         tokensPerSecond: state.epochTokens / Math.max(state.epochSeconds, 1e-9), gradNorm,
       });
       const dueToSteps = state.step % pointEverySteps === 0;
+      lastStep = { epoch, lr, gradNorm };
       if (dueToSteps || clock() - lastPointTime >= pointEveryMs) {
-        const mark = state.progressMark;
-        state.progress.push({
-          step: state.step, epoch, window: state.window, windows, lr,
-          trainPerplexity: Math.exp((state.epochNll - mark.nll) / (state.epochTokens - mark.tokens)), gradNorm,
-          tokensPerSecond: (state.epochTokens - mark.tokens) / Math.max(state.epochSeconds - mark.seconds, 1e-9),
-          seconds: sessionTrainSecondsAtStart + elapsed(), ...(dueToSteps ? {} : { timed: true as const }),
-        });
+        addPoint(dueToSteps ? {} : { timed: true });
         if (dueToSteps) state.progressMark = { nll: state.epochNll, tokens: state.epochTokens, seconds: state.epochSeconds };
         lastPointTime = clock();
         writeLog();
@@ -395,6 +412,7 @@ export async function trainModel(run: TrainRun): Promise<TrainResult> {
     await progressSaved();
   }
 
+  finalPoint();
   if (stopReason === 'interrupted') {
     state.stopReason = 'interrupted';
     save();
