@@ -53,9 +53,10 @@ test('resume is exact: N steps, stop, resume to 2N equals 2N in one go (weights 
   assert.equal(log.steps, 300);
   assert.equal(log.epochs.length, 1, 'epoch 1 complete, epoch 2 partial');
   assert.equal(log.partial.epoch, 2);
-  // the point at step 200 covers steps 101-200, across the two sessions; 300 covers epoch 2's first 92 (of 208)
-  assert.deepEqual(log.progress.map((p: { step: number; epoch: number; window: number }) => [p.step, p.epoch, p.window]),
-    [[100, 1, 100], [200, 1, 200], [300, 2, 92]]);
+  // the point at step 200 covers steps 101-200, across the two sessions; 300 covers epoch 2's first 92 (of 208);
+  // the first session ended at step 150, between two points, with a final one there
+  assert.deepEqual(log.progress.map((p: { step: number; epoch: number; window: number; final?: true }) => [p.step, p.epoch, p.window, p.final ?? false]),
+    [[100, 1, 100, false], [150, 1, 150, true], [200, 1, 200, false], [300, 2, 92, false]]);
 
   // and on to the end of training: the complete run equals the complete one-go run
   const rest = rlstm(['train', '--resume', 'b.safetensors', '--backend', 'js'], work);
@@ -80,13 +81,13 @@ test('a checkpoint written before progress points resumes: the log gets the poin
   const checkpoint = readCheckpoint(join(work, 'o.safetensors'));
   const { sha256: _sha, format: _format, ...metadata } = checkpoint.metadata;
   const { progress, progressMark: _mark, ...state } = JSON.parse(metadata.trainingState);
-  assert.deepEqual(progress.map((p: { step: number }) => p.step), [100]);
+  assert.deepEqual(progress.map((p: { step: number }) => p.step), [100, 150]); // 150: the session's final point
   const tensors = [...checkpoint.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
   writeFileSync(join(work, 'o.safetensors'), encodeSafetensors(tensors, { ...metadata, trainingState: JSON.stringify(state) }));
   const resumed = rlstm(['train', '--resume', 'o.safetensors', '--max-steps', '250', '--backend', 'js'], work);
   assert.equal(resumed.status, 0, resumed.stderr);
   const log = JSON.parse(readFileSync(join(work, 'o.json'), 'utf8'));
-  assert.deepEqual(log.progress.map((p: { step: number; window: number }) => [p.step, p.window]), [[200, 200]]);
+  assert.deepEqual(log.progress.map((p: { step: number; window: number }) => [p.step, p.window]), [[200, 200], [250, 42]]); // 250: the final point, in epoch 2 (208 windows)
   assert.ok(log.progress[0].trainPerplexity > 1);
 });
 

@@ -94,7 +94,7 @@ test('plot: progress points as a faint line under the epochs; alone for a log wi
   assert.equal(partial.status, 0, partial.stderr);
   const partialLog = JSON.parse(readFileSync(join(dir, 'partial.json'), 'utf8'));
   assert.equal(partialLog.epochs.length, 0);
-  assert.deepEqual(partialLog.progress.map((p: { step: number }) => p.step), [100, 200, 300, 400]);
+  assert.deepEqual(partialLog.progress.map((p: { step: number }) => p.step), [100, 200, 300, 400, 450]); // 450: the final point
   const p = rlstm(['plot', join(dir, 'partial.json')], dir);
   assert.equal(p.status, 0, p.stderr);
   const partialSvg = readFileSync(join(dir, 'partial.svg'), 'utf8');
@@ -102,8 +102,8 @@ test('plot: progress points as a faint line under the epochs; alone for a log wi
   for (const text of ['partial: training perplexity (no complete epoch yet)', 'training perplexity every 100 steps', 'learning rate']) {
     assert.ok(partialSvg.includes(text), `lacks "${text}"`);
   }
-  assert.deepEqual(lineVertices(partialSvg, 'concat_0_layer_0_layer_0_marks'), [4], 'one line through the four points');
-  assert.equal((partialSvg.match(/aria-label="epoch: 0\.\d+; perplexity \(log scale\): [\d.]+; split: train; run: partial" role="graphics-symbol" aria-roledescription="point"/g) ?? []).length, 4,
+  assert.deepEqual(lineVertices(partialSvg, 'concat_0_layer_0_layer_0_marks'), [5], 'one line through the five points');
+  assert.equal((partialSvg.match(/aria-label="epoch: 0\.\d+; perplexity \(log scale\): [\d.]+; split: train; run: partial" role="graphics-symbol" aria-roledescription="point"/g) ?? []).length, 5,
     'a symbol at each point, at fractional epochs');
 
   // and its report says so instead of failing
